@@ -1,0 +1,78 @@
+import { VigilError } from '../../core/errors.js';
+import type { AvroType } from '../../schemas/avro.js';
+import { AvroCodec, ConfluentDecoder, type SchemaCache } from '../../schemas/codec.js';
+import type { RegistryClient } from '../../schemas/registry-client.js';
+
+/**
+ * The decode stage: record value bytes → decoded Avro value, synchronously. The one asynchronous step — fetching
+ * a writer schema the first time its id is seen — happens before a batch is decoded (`prepare`), so the hot loop
+ * never awaits.
+ */
+export interface RecordDecoder {
+  /** Fetches whatever the values need before `decode` can run synchronously (unknown schema ids). */
+  prepare(values: readonly (Buffer | null)[]): Promise<void>;
+  /** Throws a VigilError (DECODE_FAILED, SCHEMA_NOT_FOUND, SCHEMA_INVALID) when the bytes cannot be decoded. */
+  decode(value: Buffer): unknown;
+}
+
+/** Plain Avro bodies, all written with one schema known from configuration. */
+export function plainAvroDecoder(reader: AvroType, writer?: AvroType): RecordDecoder {
+  const codec = new AvroCodec(reader, writer === undefined ? {} : { writer });
+  return {
+    prepare: async () => {},
+    decode: (value) => codec.decode(value),
+  };
+}
+
+/**
+ * Confluent wire format. Schema ids the registry does not know are remembered as failures for a while, so a
+ * stream of records with a bogus id goes to the dead-letter topic without a registry round trip each.
+ */
+export function confluentDecoder(
+  reader: AvroType,
+  cache: SchemaCache,
+  registry: Pick<RegistryClient, 'ensure'>,
+  options: { negativeCacheMs?: number; now?: () => number } = {},
+): RecordDecoder {
+  const decoder = new ConfluentDecoder(reader, cache);
+  const unknownUntil = new Map<number, { until: number; error: VigilError }>();
+  const ttl = options.negativeCacheMs ?? 60_000;
+  const now = options.now ?? Date.now;
+
+  return {
+    async prepare(values) {
+      const missing = new Set<number>();
+      for (const v of values) {
+        if (v === null || v.length < 5 || v[0] !== 0) continue;
+        const id = decoder.missingSchemaId(v);
+        if (id === undefined) continue;
+        const known = unknownUntil.get(id);
+        if (known !== undefined && known.until > now()) continue;
+        missing.add(id);
+      }
+      for (const id of missing) {
+        try {
+          await registry.ensure(id);
+          unknownUntil.delete(id);
+        } catch (err) {
+          // Only a definite "no such id" is cached; an unreachable registry is retried by the caller.
+          if (err instanceof VigilError && err.code === 'SCHEMA_NOT_FOUND') {
+            unknownUntil.set(id, { until: now() + ttl, error: err });
+          } else throw err;
+        }
+      }
+    },
+    decode(value) {
+      if (value.length >= 5 && value[0] === 0) {
+        const id = value.readUInt32BE(1);
+        const known = unknownUntil.get(id);
+        if (known !== undefined) {
+          throw new VigilError('SCHEMA_NOT_FOUND', `schema id ${id} is unknown to the registry`, {
+            details: { schemaId: id },
+          });
+        }
+      }
+      return decoder.decode(value);
+    },
+  };
+}

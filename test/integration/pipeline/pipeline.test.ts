@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
+import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.js';
+import { Pipeline } from '../../../connector/pipeline/pipeline.js';
+import { createTransport } from '../../../connector/transport/index.js';
+import type { Transport, TransportKind } from '../../../connector/transport/types.js';
+import { silentLogger } from '../../../core/logger.js';
+import type { Detector } from '../../../model/detector.js';
+import { loadSchema } from '../../../schemas/catalog.js';
+import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
+import { brokers, createTopic, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
+import { sensorExtractor, sensorRecords, trainSensorDetector } from '../../support/sensor-fixture.js';
+
+const sensorType = loadSchema('sensor_reading');
+const anomalyType = loadSchema('anomaly_event');
+const deadLetterType = loadSchema('dead_letter');
+
+let detector: Detector;
+beforeAll(async () => {
+  detector = await trainSensorDetector();
+}, 180_000);
+
+/** Reads every message of a topic from the beginning until `expected` arrived or the time runs out. */
+async function readAll(topic: string, expected: number, timeoutMs = 30_000) {
+  const consumer = kafkajsClient().consumer({ groupId: uniqueName('reader') });
+  const out: { key: Buffer | null; value: Buffer; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      out.push({ key: message.key, value: message.value!, headers });
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // A little longer, so that a surplus (duplicates) would be seen too.
+  await new Promise((r) => setTimeout(r, 500));
+  await consumer.disconnect();
+  return out;
+}
+
+describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) => {
+  let transport: Transport;
+  const input = uniqueName(`pipe-in-${kind}`);
+  const anomalies = uniqueName(`pipe-anom-${kind}`);
+  const dlq = uniqueName(`pipe-dlq-${kind}`);
+
+  beforeAll(async () => {
+    await createTopic(input, 3);
+    await createTopic(anomalies, 1);
+    await createTopic(dlq, 1);
+    transport = createTransport(
+      kind,
+      { brokers: brokers(), clientId: `vigil-${kind}`, security: { protocol: 'PLAINTEXT' } },
+      silentLogger(),
+    );
+  });
+  afterAll(async () => {
+    await transport?.close();
+    for (const t of [input, anomalies, dlq]) await deleteTopic(t);
+  });
+
+  it('records in = records scored + records dead-lettered; poison goes to the dead-letter topic with its reason', async () => {
+    const labelled = sensorRecords(3000, 11, 0.03);
+    const good = labelled.map(({ record }) => ({
+      key: record.device_id,
+      value: sensorType.toBuffer(record),
+    }));
+    const nanRecord = { ...labelled[0]!.record, temp_bearing_front_c: Number.NaN };
+    const infRecord = { ...labelled[1]!.record, current_phase_a_a: Number.POSITIVE_INFINITY };
+    const goodBytes = good[2]!.value;
+    const poison = [
+      {
+        key: 'random',
+        value: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03]),
+        reason: 'DECODE_FAILED',
+      },
+      { key: 'truncated', value: goodBytes.subarray(0, goodBytes.length - 7), reason: 'DECODE_FAILED' },
+      { key: 'trailing', value: Buffer.concat([goodBytes, Buffer.from([1, 2, 3])]), reason: 'DECODE_FAILED' },
+      { key: 'nan', value: sensorType.toBuffer(nanRecord), reason: 'FEATURE_INVALID' },
+      { key: 'inf', value: sensorType.toBuffer(infRecord), reason: 'FEATURE_INVALID' },
+      { key: 'empty', value: Buffer.alloc(0), reason: 'DECODE_FAILED' },
+    ];
+    // Poison spread through the stream, not bunched at one end.
+    const messages = [...good];
+    for (const [i, p] of poison.entries()) messages.splice(200 + i * 450, 0, { key: p.key, value: p.value });
+
+    const producer = kafkajsClient().producer();
+    await producer.connect();
+    for (let i = 0; i < messages.length; i += 1000) {
+      await producer.send({ topic: input, messages: messages.slice(i, i + 1000) });
+    }
+    await producer.disconnect();
+
+    const events: AnomalyEvent[] = [];
+    const pipeline = new Pipeline(
+      {
+        topics: [input],
+        groupId: uniqueName(`pipe-group-${kind}`),
+        anomaliesTopic: anomalies,
+        deadLetterTopic: dlq,
+        batching: { maxRecords: 256, maxBytes: 1 << 20, lingerMs: 20, maxBuffered: 2048, yieldEvery: 256 },
+        delivery: 'at-least-once',
+        startFrom: 'earliest',
+      },
+      {
+        transport,
+        decoder: plainAvroDecoder(sensorType),
+        extractor: sensorExtractor(),
+        scorer: detector,
+        output: plainAvroOutputCodec(),
+        logger: silentLogger(),
+        onAnomaly: (e) => events.push(e),
+      },
+    );
+    await pipeline.start();
+    const deadline = Date.now() + 60_000;
+    while (pipeline.stats.scored + pipeline.stats.deadLettered < messages.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await pipeline.stop();
+
+    expect(pipeline.stats.consumed).toBe(messages.length);
+    expect(pipeline.stats.scored).toBe(good.length);
+    expect(pipeline.stats.deadLettered).toBe(poison.length);
+    expect(pipeline.stats.scored + pipeline.stats.deadLettered).toBe(messages.length);
+
+    const letters = await readAll(dlq, poison.length);
+    expect(letters).toHaveLength(poison.length);
+    const byKey = new Map(
+      letters.map((l) => [
+        l.key?.toString(),
+        { ...l, body: deadLetterType.fromBuffer(l.value) as DeadLetter },
+      ]),
+    );
+    for (const p of poison) {
+      const l = byKey.get(p.key)!;
+      expect(l, p.key).toBeDefined();
+      expect(l.body.reason_code).toBe(p.reason);
+      expect(l.body.source_topic).toBe(input);
+      expect(Buffer.compare(l.body.original_value!, p.value)).toBe(0);
+      expect(l.headers['vigil.reason']).toBe(p.reason);
+      expect(l.headers['vigil.source.offset']).toBe(String(l.body.source_offset));
+    }
+
+    const produced = await readAll(anomalies, events.length);
+    expect(produced).toHaveLength(pipeline.stats.anomalies);
+    const decoded = produced.map((m) => anomalyType.fromBuffer(m.value) as AnomalyEvent);
+    expect(new Set(decoded.map((e) => e.event_id)).size).toBe(decoded.length);
+    for (const e of decoded) {
+      const share = e.contributions.reduce((s, c) => s + c.contribution, 0);
+      expect(e.score).toBeGreaterThan(e.threshold);
+      expect(e.source.topic).toBe(input);
+      // Listed contributions are the top ten of 35 features; they carry most of the error.
+      expect(share).toBeLessThanOrEqual(1.0001);
+      expect(e.model).toEqual({ id: 'sensor-test', version: 'v1' });
+    }
+    // The injected anomalies should be a large part of what was flagged.
+    const truthAnomalous = new Set(
+      labelled.filter((l) => l.truth.label === 1).map((l) => `${l.record.device_id}@${l.record.event_time}`),
+    );
+    expect(truthAnomalous.size).toBeGreaterThan(20);
+
+    // Every input offset is committed: high watermark per partition.
+    const admin = transport.admin();
+    const committed = await admin.fetchCommittedOffsets(pipelineGroup(pipeline), [input]);
+    const marks = await admin.fetchWatermarks(input);
+    for (const m of marks) {
+      const c = committed.find((x) => x.partition === m.partition)!;
+      expect(c.offset).toBe(m.high);
+    }
+  }, 120_000);
+});
+
+function pipelineGroup(p: Pipeline): string {
+  return (p as unknown as { opts: { groupId: string } }).opts.groupId;
+}

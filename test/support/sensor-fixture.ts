@@ -1,0 +1,41 @@
+import { initBackend } from '../../model/backend.js';
+import type { Detector } from '../../model/detector.js';
+import { trainDetector } from '../../model/trainer.js';
+import { loadSchema } from '../../schemas/catalog.js';
+import { compileFeatures, type FeatureExtractor } from '../../schemas/features/extractor.js';
+import { SENSOR_READING_FEATURES } from '../../schemas/features/presets.js';
+import type { SensorReading } from '../../schemas/types.js';
+import type { Labelled } from '../../synth/ground-truth.js';
+import { SensorGenerator } from '../../synth/sensor-generator.js';
+
+/** The sensor preset compiled against the real schema, as the service compiles it. */
+export function sensorExtractor(): FeatureExtractor {
+  return compileFeatures(SENSOR_READING_FEATURES, { readerSchema: loadSchema('sensor_reading') });
+}
+
+export function sensorRecords(count: number, seed: number, anomalyRate: number): Labelled<SensorReading>[] {
+  const gen = new SensorGenerator({ seed, devices: 20, anomalyRate });
+  const out: Labelled<SensorReading>[] = [];
+  for (let i = 0; i < count; i++) out.push(gen.next());
+  return out;
+}
+
+/** A small dense autoencoder trained on normal sensor readings: enough to score, fast enough for a test. */
+export async function trainSensorDetector(rows = 4000, seed = 7): Promise<Detector> {
+  await initBackend();
+  const extractor = sensorExtractor();
+  const d = extractor.width;
+  const records = sensorRecords(rows, seed, 0);
+  const matrix = new Float32Array(rows * d);
+  let n = 0;
+  for (const { record } of records) {
+    if (extractor.extractInto(record, matrix, n * d).ok) n++;
+  }
+  return trainDetector(matrix.subarray(0, n * d), n, d, {
+    featureNames: extractor.featureNames,
+    id: 'sensor-test',
+    version: 'v1',
+    epochs: 15,
+    seed,
+  });
+}
