@@ -1,0 +1,273 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTransport } from '../connector/transport/index.js';
+import { parseConfig } from '../core/config/load.js';
+import type { Logger } from '../core/logger.js';
+import { initBackend } from '../model/backend.js';
+import { trainDetector } from '../model/trainer.js';
+import { loadSchema, schemaPath } from '../schemas/catalog.js';
+import { compileFeatures } from '../schemas/features/extractor.js';
+import { SENSOR_READING_FEATURES } from '../schemas/features/presets.js';
+import type { AnomalyEvent } from '../schemas/types.js';
+import { generate } from '../synth/cli.js';
+import { parseGenerateConfig } from '../synth/options.js';
+import { SensorGenerator } from '../synth/sensor-generator.js';
+import { parseTruthLines } from '../synth/truth-writer.js';
+import { startService, transportOptions } from './compose.js';
+import { ensureLocalBroker, repoRoot } from './local-services.js';
+
+/**
+ * `vigil demo`: the whole product on one machine. A local KRaft broker, a model trained on a normal warm-up
+ * window of the synthetic sensor fleet, the detection service consuming a live stream with injected anomalies,
+ * anomalies printed as they come, and at the end precision and recall against the generator's ground truth.
+ */
+export interface DemoOptions {
+  port: number;
+  records: number;
+  rate: number;
+  devices: number;
+  anomalyRate: number;
+  warmup: number;
+  seed: number;
+  metricsPort: number;
+  transport: 'kafkajs' | 'rdkafka';
+  show: number;
+}
+
+export const DEMO_DEFAULTS: DemoOptions = {
+  port: 19392,
+  records: 30_000,
+  rate: 5_000,
+  devices: 50,
+  anomalyRate: 0.02,
+  warmup: 20_000,
+  seed: 1,
+  metricsPort: 9464,
+  transport: 'kafkajs',
+  show: 20,
+};
+
+// Five minutes between readings of a unit: the warm-up window then spans more than a day of the daily cycle.
+const INTERVAL_MS = 300_000;
+
+export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSignal): Promise<number> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const workDir = join(repoRoot(), '.vigil', 'demo');
+  await mkdir(workDir, { recursive: true });
+
+  say(`▶ starting a local Kafka broker on 127.0.0.1:${o.port} …`);
+  const t0 = Date.now();
+  const broker = await ensureLocalBroker(o.port);
+  say(
+    `  broker ${broker.startedHere ? 'started' : 'already running'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  let service: Awaited<ReturnType<typeof startService>> | undefined;
+  try {
+    const backend = await initBackend({ logger });
+    const streamStart = Date.UTC(2024, 0, 8);
+    const warmupRounds = Math.ceil(o.warmup / o.devices);
+
+    // A normal warm-up window: the same fleet, in the week before the live stream, no anomalies injected.
+    say(`▶ training a dense autoencoder on ${o.warmup} normal readings (backend ${backend.name}) …`);
+    const extractor = compileFeatures(SENSOR_READING_FEATURES, {
+      readerSchema: loadSchema('sensor_reading'),
+    });
+    const d = extractor.width;
+    const gen = new SensorGenerator({
+      seed: o.seed,
+      devices: o.devices,
+      anomalyRate: 0,
+      startTime: streamStart - warmupRounds * INTERVAL_MS,
+      intervalMs: INTERVAL_MS,
+    });
+    const rows = new Float32Array(o.warmup * d);
+    let n = 0;
+    for (let i = 0; i < o.warmup; i++) if (extractor.extractInto(gen.next().record, rows, n * d).ok) n++;
+    const t1 = Date.now();
+    let lastEpoch = 0;
+    const detector = await trainDetector(rows.subarray(0, n * d), n, d, {
+      featureNames: extractor.featureNames,
+      id: 'demo-sensor-dense',
+      seed: o.seed,
+      logger,
+      signal,
+      onProgress: (p) => {
+        if (p.epoch - lastEpoch >= 10) {
+          lastEpoch = p.epoch;
+          say(`  epoch ${p.epoch}: val loss ${p.valLoss.toFixed(4)}`);
+        }
+      },
+    });
+    const cal = detector.calibration;
+    say(
+      `  trained in ${((Date.now() - t1) / 1000).toFixed(1)} s (${detector.state.training.epochsRun} epochs); threshold ${cal.threshold.toPrecision(4)}`,
+    );
+    if (signal.aborted) return 130;
+
+    const suffix = Date.now().toString(36);
+    const topic = `vigil-demo.sensors.${suffix}`;
+    const anomaliesTopic = `vigil-demo.anomalies.${suffix}`;
+    const deadLetterTopic = `vigil-demo.dead-letter.${suffix}`;
+    const config = parseConfig(
+      [
+        'kafka:',
+        `  transport: ${o.transport}`,
+        `  brokers: ["${broker.bootstrap}"]`,
+        `  groupId: vigil-demo-${suffix}`,
+        '  consumer: { autoOffsetReset: earliest }',
+        'input:',
+        `  topics: ["${topic}"]`,
+        '  format: avro',
+        `  schema: ${JSON.stringify(schemaPath('sensor_reading'))}`,
+        'features: { preset: sensor-reading }',
+        'output:',
+        `  anomaliesTopic: ${anomaliesTopic}`,
+        `  deadLetterTopic: ${deadLetterTopic}`,
+        'metrics:',
+        '  host: 127.0.0.1',
+        `  port: ${o.metricsPort}`,
+        'logging: { level: warn }',
+      ].join('\n'),
+      { source: 'demo configuration' },
+    );
+
+    const admin = createTransport(o.transport, transportOptions(config), logger).admin();
+    await admin.createTopics([{ name: topic, partitions: 3 }]);
+    await admin.close();
+
+    const seen: AnomalyEvent[] = [];
+    let shown = 0;
+    service = await startService(config, logger, {
+      scorer: detector,
+      onAnomaly: (e) => {
+        seen.push(e);
+        if (shown++ < o.show) say(formatAnomaly(e));
+        else if (shown === o.show + 1) say('  … (more anomalies are counted, not printed)');
+      },
+    });
+    say(`▶ detector running (${o.transport}); metrics on http://127.0.0.1:${o.metricsPort}/metrics`);
+
+    const truthFile = join(workDir, `truth-${suffix}.jsonl`);
+    say(
+      `▶ streaming ${o.records} sensor readings at ${o.rate}/s with ${(o.anomalyRate * 100).toFixed(1)} % injected anomalies …`,
+    );
+    const report = await generate(
+      parseGenerateConfig({
+        kind: 'sensor',
+        seed: o.seed,
+        count: o.records,
+        entities: o.devices,
+        start: streamStart,
+        intervalMs: INTERVAL_MS,
+        anomalyRate: o.anomalyRate,
+        topic,
+        brokers: broker.bootstrap,
+        rate: o.rate,
+        truth: truthFile,
+      }),
+      { logger, signal },
+    );
+    const total = report.records;
+    const deadline = Date.now() + 120_000;
+    const stats = service.pipeline.stats;
+    while (stats.scored + stats.deadLettered < total && Date.now() < deadline && !signal.aborted) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const metricsText = await fetchMetrics(o.metricsPort);
+    await service.stop();
+    service = undefined;
+
+    const truth = parseTruthLines(await readFile(truthFile, 'utf8'));
+    await rm(truthFile, { force: true });
+    const summary = score(truth, seen);
+    say('');
+    say('■ summary');
+    say(
+      `  records: ${total} produced, ${stats.scored} scored, ${stats.deadLettered} dead-lettered, ${stats.anomalies} anomalies`,
+    );
+    say(`  injected: ${summary.positives} anomalous readings in ${summary.episodes} episodes`);
+    say(
+      `  precision ${(summary.precision * 100).toFixed(1)} %  recall ${(summary.recall * 100).toFixed(1)} % (per reading)  ` +
+        `episodes detected ${summary.episodesHit}/${summary.episodes} (${(summary.episodeRecall * 100).toFixed(1)} %)`,
+    );
+    for (const [kind, k] of Object.entries(summary.byKind)) {
+      say(
+        `    ${kind.padEnd(20)} recall ${((k.hit / k.total) * 100).toFixed(1).padStart(5)} %  (${k.hit}/${k.total})`,
+      );
+    }
+    say('  metrics (from /metrics):');
+    for (const line of metricsText.split('\n')) {
+      if (
+        /^vigil_(records_scored_total|anomalies_total|records_dead_lettered_total|commits_total)/.test(line)
+      ) {
+        say(`    ${line}`);
+      }
+    }
+    return 0;
+  } finally {
+    await service?.stop();
+    if (broker.startedHere) say('▶ stopping the local broker …');
+    await broker.stop();
+  }
+}
+
+function formatAnomaly(e: AnomalyEvent): string {
+  const top = e.contributions
+    .slice(0, 3)
+    .map((c) => `${c.feature} ${(c.contribution * 100).toFixed(0)}% (${fmt(c.value)} vs ${fmt(c.expected)})`)
+    .join(', ');
+  return `  ⚠ ${e.entity.padEnd(10)} ${new Date(e.event_time).toISOString()} score ${e.score.toPrecision(3)} > ${e.threshold.toPrecision(3)} sev ${e.severity.toFixed(3)} | ${top}`;
+}
+
+function fmt(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+}
+
+interface Summary {
+  positives: number;
+  precision: number;
+  recall: number;
+  episodes: number;
+  episodesHit: number;
+  episodeRecall: number;
+  byKind: Record<string, { hit: number; total: number }>;
+}
+
+/** Per-reading precision/recall and per-episode recall of the flagged readings against the ground truth. */
+export function score(truth: ReturnType<typeof parseTruthLines>, events: readonly AnomalyEvent[]): Summary {
+  const flagged = new Set(events.map((e) => `${e.entity}@${e.event_time}`));
+  let tp = 0;
+  let positives = 0;
+  const episodes = new Map<string, boolean>();
+  const byKind: Record<string, { hit: number; total: number }> = {};
+  for (const t of truth) {
+    if (t.label !== 1) continue;
+    positives++;
+    const hit = flagged.has(t.id);
+    if (hit) tp++;
+    const ep = t.episode ?? t.id;
+    episodes.set(ep, (episodes.get(ep) ?? false) || hit);
+    const k = (byKind[t.anomaly ?? 'unknown'] ??= { hit: 0, total: 0 });
+    k.total++;
+    if (hit) k.hit++;
+  }
+  const episodesHit = [...episodes.values()].filter(Boolean).length;
+  return {
+    positives,
+    precision: flagged.size === 0 ? 0 : tp / flagged.size,
+    recall: positives === 0 ? 0 : tp / positives,
+    episodes: episodes.size,
+    episodesHit,
+    episodeRecall: episodes.size === 0 ? 0 : episodesHit / episodes.size,
+    byKind,
+  };
+}
+
+async function fetchMetrics(port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return await res.text();
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,144 @@
+import { Command, CommanderError, Option } from 'commander';
+import { renderConfigDocs } from '../core/config/docs.js';
+import { loadConfigFile } from '../core/config/load.js';
+import { isVigilError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { createGenerateCommand } from '../synth/cli.js';
+import { startService } from './compose.js';
+import { DEMO_DEFAULTS, runDemo } from './demo.js';
+import { extraCommands } from './extra-commands.js';
+
+/**
+ * The composition root: the only module that reads argv and the environment. Every command validates its
+ * input once, builds what it needs, and returns an exit code; errors are printed as one line with their code.
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const logger = createLogger({ level: env['VIGIL_LOG_LEVEL'] ?? 'info' });
+  let exitCode = 0;
+  const program = new Command('vigil')
+    .description('Streaming anomaly detection for Kafka.')
+    .version(process.env['npm_package_version'] ?? '0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('Run the detector: consume, score, produce anomaly events, until SIGTERM/SIGINT.')
+    .option('-c, --config <file>', 'vigil.yaml (environment overrides: VIGIL__SECTION__KEY=value)')
+    .action(async (opts: { config?: string }) => {
+      exitCode = await runService(opts.config, env, logger);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Local broker, synthetic sensor stream, training, live anomalies, precision/recall, metrics.',
+    )
+    .option('--port <n>', 'local broker port', String(DEMO_DEFAULTS.port))
+    .option('--records <n>', 'readings in the live stream', String(DEMO_DEFAULTS.records))
+    .option('--rate <n>', 'readings per second', String(DEMO_DEFAULTS.rate))
+    .option('--devices <n>', 'sensor units', String(DEMO_DEFAULTS.devices))
+    .option('--anomaly-rate <f>', 'share of injected anomalous readings', String(DEMO_DEFAULTS.anomalyRate))
+    .option('--warmup <n>', 'normal readings to train on', String(DEMO_DEFAULTS.warmup))
+    .option('--seed <n>', 'seed', String(DEMO_DEFAULTS.seed))
+    .option('--metrics-port <n>', 'Prometheus endpoint port', String(DEMO_DEFAULTS.metricsPort))
+    .addOption(
+      new Option('--transport <t>', 'Kafka client').choices(['kafkajs', 'rdkafka']).default('kafkajs'),
+    )
+    .option('--show <n>', 'anomalies printed in full', String(DEMO_DEFAULTS.show))
+    .action(async (opts: Record<string, string>) => {
+      const num = (k: string) => Number(opts[k]);
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        exitCode = await runDemo(
+          {
+            port: num('port'),
+            records: num('records'),
+            rate: num('rate'),
+            devices: num('devices'),
+            anomalyRate: num('anomalyRate'),
+            warmup: num('warmup'),
+            seed: num('seed'),
+            metricsPort: num('metricsPort'),
+            transport: opts['transport'] as 'kafkajs' | 'rdkafka',
+            show: num('show'),
+          },
+          logger.child({ component: 'demo' }),
+          controller.signal,
+        );
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program.addCommand(createGenerateCommand({ logger }));
+  for (const cmd of extraCommands(logger)) program.addCommand(cmd);
+
+  const config = program.command('config').description('Configuration tools.');
+  config
+    .command('check')
+    .description('Validate a config file (with environment overrides) and print the result.')
+    .requiredOption('-c, --config <file>', 'vigil.yaml')
+    .action(async (opts: { config: string }) => {
+      const cfg = await loadConfigFile(opts.config, { env });
+      process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
+    });
+  config
+    .command('docs')
+    .description('Print the configuration reference (Markdown), generated from the schema.')
+    .action(() => {
+      process.stdout.write(renderConfigDocs());
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (isVigilError(err)) {
+      process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`vigil: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  } finally {
+    logger.flush?.();
+  }
+}
+
+async function runService(
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+  root: Logger,
+): Promise<number> {
+  const config = await loadConfigFile(configPath, { env });
+  const logger = root.child({});
+  logger.level = config.logging.level;
+  const service = await startService(config, logger);
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(130);
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutting down: stop fetching, drain, flush, commit, leave the group');
+    void service.stop();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    await service.pipeline.closed;
+    await service.stop();
+    logger.info(service.pipeline.stats, 'stopped');
+    return 0;
+  } catch (err) {
+    logger.error({ err }, 'the pipeline stopped on an error');
+    await service.stop().catch(() => {});
+    return 1;
+  }
+}
