@@ -247,7 +247,9 @@ export function score(truth: ReturnType<typeof parseTruthLines>, events: readonl
     if (hit) tp++;
     const ep = t.episode ?? t.id;
     episodes.set(ep, (episodes.get(ep) ?? false) || hit);
-    const k = (byKind[t.anomaly ?? 'unknown'] ??= { hit: 0, total: 0 });
+    const kind = t.anomaly ?? 'unknown';
+    const k = byKind[kind] ?? { hit: 0, total: 0 };
+    byKind[kind] = k;
     k.total++;
     if (hit) k.hit++;
   }
