@@ -1,0 +1,3 @@
+export * from './anomaly-event.js';
+export * from './dead-letter.js';
+export * from './event-id.js';

@@ -1,0 +1,310 @@
+import * as z from 'zod';
+
+/**
+ * The declarative feature mapping (the `features` section of vigil.yaml). It lives in core/ because the config
+ * schema must validate it and core/ imports nothing of ours; schemas/features compiles it into an extractor.
+ */
+
+/** A dotted path into a decoded Avro record; segments are Avro names (`[A-Za-z_][A-Za-z0-9_]*`). */
+export const FieldPathSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+    'a dotted path of Avro names, e.g. location.lat',
+  )
+  .meta({ description: 'Dotted path to a field of the decoded record.', examples: ['location.lat'] });
+
+const FeatureNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . and -')
+  .meta({
+    description:
+      'Feature name used in anomaly events and model artifacts; defaults to the path. Derived columns add a suffix (`=CATEGORY`, `#bucket`, `:hour_sin`, `:missing`).',
+    examples: ['amount'],
+  });
+
+export const MISSING_POLICIES = ['fail', 'constant', 'median', 'flag'] as const;
+export type MissingPolicy = (typeof MISSING_POLICIES)[number];
+
+const MISSING_TEXT: Record<MissingPolicy, string> = {
+  fail: '`fail`: dead-letter the record (reason MISSING_VALUE).',
+  constant: '`constant`: use `fill`.',
+  median: '`median`: use the training median of the column (supplied with the model artifact).',
+  flag: '`flag`: write `fill` (or zeros) and add a `<name>:missing` indicator column, 1 when missing.',
+};
+
+const missing = (allowed: readonly MissingPolicy[]) =>
+  z
+    .enum(allowed as [MissingPolicy, ...MissingPolicy[]])
+    .default('fail')
+    .meta({
+      description: `What to do when the field is absent or null. ${allowed.map((p) => MISSING_TEXT[p]).join(' ')}`,
+      examples: ['flag'],
+    });
+
+const common = {
+  path: FieldPathSchema,
+  name: FeatureNameSchema.optional(),
+};
+
+export const NumericFeatureSchema = z
+  .strictObject({
+    kind: z.literal('numeric').meta({ description: 'A number (int, long, float or double).' }),
+    ...common,
+    transform: z
+      .enum(['none', 'log1p'])
+      .default('none')
+      .meta({
+        description: '`log1p` maps x to ln(1+x), for heavy-tailed non-negative values such as amounts.',
+        examples: ['log1p'],
+      }),
+    missing: missing(MISSING_POLICIES),
+    fill: z
+      .number()
+      .optional()
+      .meta({ description: 'Value used by the `constant` and `flag` missing policies.', examples: [0] }),
+    nonFinite: z
+      .enum(['reject', 'missing'])
+      .default('reject')
+      .meta({
+        description:
+          'NaN or ±Infinity (in the record, or after the transform). `reject`: dead-letter (reason NON_FINITE). `missing`: treat as missing and apply the missing policy.',
+        examples: ['missing'],
+      }),
+  })
+  .meta({ description: 'One column holding the (optionally transformed) number.' });
+
+export const BooleanFeatureSchema = z
+  .strictObject({
+    kind: z.literal('boolean').meta({ description: 'A boolean, written as 0 or 1.' }),
+    ...common,
+    missing: missing(['fail', 'constant', 'median', 'flag']),
+    fill: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Value used by the `constant` and `flag` missing policies.', examples: [false] }),
+  })
+  .meta({ description: 'One column, 0 or 1.' });
+
+export const EnumFeatureSchema = z
+  .strictObject({
+    kind: z
+      .literal('enum')
+      .meta({ description: 'An Avro enum or a low-cardinality string, one-hot encoded.' }),
+    ...common,
+    categories: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Categories, one column each, in this order. Omit to take the symbols of the Avro enum at `path` from the reader schema.',
+        examples: [['CHIP', 'SWIPE', 'ONLINE']],
+      }),
+    unknown: z
+      .enum(['other', 'ignore', 'fail'])
+      .default('other')
+      .meta({
+        description:
+          'A value not among the categories. `other`: set an extra `<name>=__other__` column (an unseen category is itself a signal). `ignore`: all zeros. `fail`: dead-letter (reason UNKNOWN_CATEGORY).',
+        examples: ['fail'],
+      }),
+    missing: missing(['fail', 'constant', 'flag']),
+    fill: z
+      .string()
+      .optional()
+      .meta({
+        description: 'Category used by the `constant` missing policy; omitted, a missing value is all zeros.',
+        examples: ['ONLINE'],
+      }),
+  })
+  .meta({
+    description:
+      'One column per category (`<name>=<category>`), plus `<name>=__other__` if `unknown: other`.',
+  });
+
+export const HashedFeatureSchema = z
+  .strictObject({
+    kind: z.literal('hashed').meta({ description: 'A high-cardinality string (or long), feature-hashed.' }),
+    ...common,
+    buckets: z
+      .int()
+      .min(2)
+      .max(1 << 16)
+      .default(32)
+      .meta({ description: 'Number of hash buckets (columns `<name>#0` … `<name>#k-1`).', examples: [64] }),
+    signed: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Write ±1 by the hash sign bit instead of 1, as scikit-learn FeatureHasher(alternate_sign=True) does, so collisions cancel in expectation.',
+        examples: [true],
+      }),
+    seed: z
+      .int()
+      .min(0)
+      .max(0xffffffff)
+      .default(0)
+      .meta({
+        description: 'MurmurHash3 (x86, 32-bit) seed over the UTF-8 bytes of the value.',
+        examples: [42],
+      }),
+    missing: missing(['fail', 'constant', 'flag']),
+    fill: z
+      .string()
+      .optional()
+      .meta({
+        description: 'Value hashed by the `constant` missing policy; omitted, a missing value is all zeros.',
+        examples: ['unknown'],
+      }),
+  })
+  .meta({ description: 'k columns; the value’s bucket is set to 1 (or ±1 when `signed`).' });
+
+export const CYCLES = ['hourOfDay', 'dayOfWeek'] as const;
+export type Cycle = (typeof CYCLES)[number];
+
+export const TimeUnitSchema = z
+  .enum(['millis', 'micros', 'seconds'])
+  .default('millis')
+  .meta({
+    description: 'Unit of the epoch timestamp (Avro timestamp-millis / timestamp-micros, or seconds).',
+    examples: ['micros'],
+  });
+
+export const CyclicFeatureSchema = z
+  .strictObject({
+    kind: z.literal('cyclic').meta({ description: 'An event-time timestamp, encoded as points on circles.' }),
+    ...common,
+    unit: TimeUnitSchema,
+    cycles: z
+      .array(z.enum(CYCLES))
+      .min(1)
+      .default(['hourOfDay', 'dayOfWeek'])
+      .meta({
+        description:
+          'Cycles to encode, two columns each: `hourOfDay` (`<name>:hour_sin`, `<name>:hour_cos`, fractional hours) and `dayOfWeek` (`<name>:dow_sin`, `<name>:dow_cos`, Monday = 0).',
+        examples: [['hourOfDay']],
+      }),
+    utcOffsetMinutes: z
+      .int()
+      .min(-14 * 60)
+      .max(14 * 60)
+      .default(0)
+      .meta({
+        description: 'Fixed offset from UTC for the local time of day (no daylight-saving rules).',
+        examples: [60],
+      }),
+    missing: missing(['fail', 'constant', 'flag']),
+  })
+  .meta({ description: 'Two columns (sin, cos) per cycle; `constant` and `flag` write zeros (the centre).' });
+
+export const FeatureFieldSchema = z.discriminatedUnion('kind', [
+  NumericFeatureSchema,
+  BooleanFeatureSchema,
+  EnumFeatureSchema,
+  HashedFeatureSchema,
+  CyclicFeatureSchema,
+]);
+
+export const FEATURE_PRESETS = ['sensor-reading', 'card-transaction'] as const;
+export type FeaturePreset = (typeof FEATURE_PRESETS)[number];
+
+export const EventTimeSchema = z
+  .strictObject({
+    path: FieldPathSchema.meta({
+      description: 'Path to the event-time timestamp in the record.',
+      examples: ['timestamp'],
+    }),
+    unit: TimeUnitSchema,
+  })
+  .meta({
+    description:
+      "Where the record's event time is (for anomaly events and end-to-end latency). Omitted: the Kafka record timestamp.",
+  });
+
+export const FeaturesSchema = z
+  .strictObject({
+    preset: z
+      .enum(FEATURE_PRESETS)
+      .optional()
+      .meta({
+        description:
+          'A built-in mapping for one of the bundled schemas (schemas/sensor_reading.avsc, schemas/card_transaction.avsc). Give either `preset` or `fields`.',
+        examples: ['sensor-reading'],
+      }),
+    entityKey: FieldPathSchema.optional().meta({
+      description:
+        'Path to the entity a record belongs to (device, card), for per-entity thresholds and the anomaly event. Required to be present in every record when set.',
+      examples: ['device_id'],
+    }),
+    eventTime: EventTimeSchema.optional(),
+    fields: z
+      .array(FeatureFieldSchema)
+      .default([])
+      .meta({
+        description:
+          'The feature columns, in order. Each entry has a `kind`: numeric, boolean, enum, hashed, cyclic.',
+        examples: [[{ kind: 'numeric', path: 'temperature' }]],
+      }),
+  })
+  .superRefine((f, ctx) => {
+    if (f.preset !== undefined && f.fields.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['fields'], message: 'give either preset or fields, not both' });
+    }
+    if (f.preset === undefined && f.fields.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['fields'], message: 'give a preset or at least one field' });
+    }
+    const seen = new Set<string>();
+    f.fields.forEach((field, i) => {
+      const name = field.name ?? field.path;
+      if (seen.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', i, 'name'],
+          message: `duplicate feature name "${name}"`,
+        });
+      seen.add(name);
+      if (
+        field.missing === 'constant' &&
+        field.kind !== 'cyclic' &&
+        field.fill === undefined &&
+        field.kind !== 'enum' &&
+        field.kind !== 'hashed'
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', i, 'fill'],
+          message: 'missing: constant needs a fill value',
+        });
+      }
+      if (field.kind === 'enum' && field.categories !== undefined) {
+        if (new Set(field.categories).size !== field.categories.length) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', i, 'categories'],
+            message: 'categories must be distinct',
+          });
+        }
+        if (field.fill !== undefined && !field.categories.includes(field.fill)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', i, 'fill'],
+            message: `"${field.fill}" is not one of the categories`,
+          });
+        }
+      }
+    });
+  })
+  .meta({ description: 'How a decoded record becomes a feature vector.' });
+
+export type FeatureField = z.output<typeof FeatureFieldSchema>;
+export type NumericFeature = z.output<typeof NumericFeatureSchema>;
+export type BooleanFeature = z.output<typeof BooleanFeatureSchema>;
+export type EnumFeature = z.output<typeof EnumFeatureSchema>;
+export type HashedFeature = z.output<typeof HashedFeatureSchema>;
+export type CyclicFeature = z.output<typeof CyclicFeatureSchema>;
+export type FeaturesConfig = z.output<typeof FeaturesSchema>;
+/** What a user may write (defaults not yet applied); presets are written in this form. */
+export type FeaturesConfigInput = z.input<typeof FeaturesSchema>;
+export type TimeUnit = z.output<typeof TimeUnitSchema>;

@@ -1,0 +1,604 @@
+import * as z from 'zod';
+import { FeaturesSchema } from './features-schema.js';
+
+/**
+ * The schema of vigil.yaml. Every field carries a description, and a default and an example where one makes
+ * sense; docs/configuration.md is generated from it (core/config/docs.ts), and a test keeps the two in step.
+ * Objects are strict: an unknown key is an error, so a typo never silently falls back to a default.
+ *
+ * Naming: camelCase keys; where a setting has a well-known Kafka (Java client / librdkafka) name, the
+ * description gives it, so people who know Kafka can find their way.
+ */
+
+/** Secrets are redacted from error messages and marked in the docs. */
+const secret = { secret: true } as const;
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+(:\d{1,5})$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'host:port, e.g. localhost:9092');
+
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name: 1–249 of A-Z a-z 0-9 . _ -');
+
+const millis = (max = 2_147_483_647) => z.int().min(0).max(max);
+
+const SaslSchema = z
+  .strictObject({
+    mechanism: z
+      .enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'])
+      .default('SCRAM-SHA-512')
+      .meta({ description: 'SASL mechanism (`sasl.mechanism`).', examples: ['PLAIN'] }),
+    username: z
+      .string()
+      .min(1)
+      .meta({ description: 'SASL username (`sasl.username`).', examples: ['vigil'] }),
+    password: z
+      .string()
+      .min(1)
+      .meta({
+        description:
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${ENV} interpolation syntax
+          'SASL password (`sasl.password`). Use `${ENV_VAR}` interpolation rather than writing it here.',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${ENV} interpolation syntax
+        examples: ['${KAFKA_PASSWORD}'],
+        ...secret,
+      }),
+  })
+  .meta({ description: 'SASL credentials; required when `protocol` is SASL_PLAINTEXT or SASL_SSL.' });
+
+const SslSchema = z
+  .strictObject({
+    caLocation: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Path to the PEM CA certificate(s) that sign the brokers’ certificates (`ssl.ca.location`). Omitted: the system CAs.',
+        examples: ['/etc/vigil/ca.pem'],
+      }),
+    certificateLocation: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Path to the PEM client certificate, for mutual TLS (`ssl.certificate.location`).',
+        examples: ['/etc/vigil/client.pem'],
+      }),
+    keyLocation: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Path to the PEM private key of the client certificate (`ssl.key.location`).',
+        examples: ['/etc/vigil/client.key'],
+      }),
+    keyPassword: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Passphrase of the private key (`ssl.key.password`).',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${ENV} interpolation syntax
+        examples: ['${SSL_KEY_PASSWORD}'],
+        ...secret,
+      }),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Verify the brokers’ certificates (`enable.ssl.certificate.verification`). Turn off only for local testing.',
+        examples: [false],
+      }),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.certificateLocation === undefined) !== (s.keyLocation === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keyLocation'],
+        message: 'certificateLocation and keyLocation go together',
+      });
+    }
+  })
+  .meta({ description: 'TLS settings; used when `protocol` is SSL or SASL_SSL.' });
+
+const SecuritySchema = z
+  .strictObject({
+    protocol: z
+      .enum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'])
+      .default('PLAINTEXT')
+      .meta({ description: 'How to talk to the brokers (`security.protocol`).', examples: ['SASL_SSL'] }),
+    sasl: SaslSchema.optional(),
+    ssl: SslSchema.optional(),
+  })
+  .superRefine((s, ctx) => {
+    const usesSasl = s.protocol === 'SASL_PLAINTEXT' || s.protocol === 'SASL_SSL';
+    const usesSsl = s.protocol === 'SSL' || s.protocol === 'SASL_SSL';
+    if (usesSasl && s.sasl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sasl'],
+        message: `protocol ${s.protocol} needs sasl { mechanism, username, password }`,
+      });
+    }
+    if (!usesSasl && s.sasl !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sasl'],
+        message: `sasl is set but protocol ${s.protocol} does not use SASL`,
+      });
+    }
+    if (!usesSsl && s.ssl !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssl'],
+        message: `ssl is set but protocol ${s.protocol} does not use TLS`,
+      });
+    }
+  })
+  .meta({ description: 'Broker authentication and encryption.' });
+
+const ConsumerSchema = z
+  .strictObject({
+    sessionTimeoutMs: millis()
+      .min(1000)
+      .default(45_000)
+      .meta({ description: 'Group session timeout (`session.timeout.ms`).', examples: [30_000] }),
+    heartbeatIntervalMs: millis()
+      .min(100)
+      .default(3_000)
+      .meta({
+        description:
+          'Heartbeat interval (`heartbeat.interval.ms`); keep below a third of the session timeout.',
+        examples: [1_000],
+      }),
+    rebalanceTimeoutMs: millis()
+      .min(1000)
+      .default(60_000)
+      .meta({
+        description:
+          'Time members get to rejoin during a rebalance (`max.poll.interval.ms` in librdkafka / the Java client).',
+        examples: [300_000],
+      }),
+    fetchMinBytes: z
+      .int()
+      .min(1)
+      .default(1)
+      .meta({ description: 'Minimum bytes per fetch response (`fetch.min.bytes`).', examples: [1024] }),
+    fetchMaxBytes: z
+      .int()
+      .min(1024)
+      .default(52_428_800)
+      .meta({ description: 'Maximum bytes per fetch response (`fetch.max.bytes`).', examples: [10_485_760] }),
+    maxPartitionFetchBytes: z
+      .int()
+      .min(1024)
+      .default(1_048_576)
+      .meta({
+        description: 'Maximum bytes per partition per fetch (`max.partition.fetch.bytes`).',
+        examples: [2_097_152],
+      }),
+    fetchMaxWaitMs: millis(60_000)
+      .default(500)
+      .meta({
+        description: 'How long the broker may wait for `fetchMinBytes` (`fetch.max.wait.ms`).',
+        examples: [100],
+      }),
+    autoOffsetReset: z
+      .enum(['earliest', 'latest'])
+      .default('latest')
+      .meta({
+        description: 'Where to start when the group has no committed offset (`auto.offset.reset`).',
+        examples: ['earliest'],
+      }),
+    isolationLevel: z
+      .enum(['read_committed', 'read_uncommitted'])
+      .default('read_committed')
+      .meta({
+        description: 'Whether to skip records of aborted transactions (`isolation.level`).',
+        examples: ['read_uncommitted'],
+      }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.heartbeatIntervalMs >= c.sessionTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['heartbeatIntervalMs'],
+        message: `${c.heartbeatIntervalMs} must be below sessionTimeoutMs (${c.sessionTimeoutMs})`,
+      });
+    }
+  })
+  .meta({ description: 'Consumer tuning.' });
+
+const ProducerSchema = z
+  .strictObject({
+    compression: z
+      .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+      .default('none')
+      .meta({ description: 'Compression of produced batches (`compression.type`).', examples: ['zstd'] }),
+    lingerMs: millis(60_000)
+      .default(5)
+      .meta({ description: 'How long the producer waits to fill a batch (`linger.ms`).', examples: [20] }),
+    idempotent: z
+      .boolean()
+      .default(true)
+      .meta({
+        description: 'Idempotent producer (`enable.idempotence`); always on for exactly-once.',
+        examples: [false],
+      }),
+    transactionalIdPrefix: z
+      .string()
+      .min(1)
+      .default('vigil')
+      .meta({
+        description: 'Prefix of the `transactional.id` used when `delivery` is exactly-once.',
+        examples: ['vigil-prod'],
+      }),
+    requestTimeoutMs: millis()
+      .min(1000)
+      .default(30_000)
+      .meta({
+        description: 'How long to wait for a produce acknowledgement (`request.timeout.ms`).',
+        examples: [60_000],
+      }),
+  })
+  .meta({
+    description:
+      'Producer tuning (anomalies, scores, dead letters). Records are always produced with acks=all.',
+  });
+
+const KafkaSchema = z
+  .strictObject({
+    transport: z
+      .enum(['kafkajs', 'rdkafka'])
+      .default('kafkajs')
+      .meta({
+        description:
+          'Client library: `kafkajs` (pure JavaScript) or `rdkafka` (node-rdkafka, librdkafka bindings; optional dependency).',
+        examples: ['rdkafka'],
+      }),
+    brokers: z
+      .array(hostPort)
+      .min(1)
+      .default(['localhost:9092'])
+      .meta({
+        description: 'Bootstrap brokers (`bootstrap.servers`).',
+        examples: [['kafka-0:9092', 'kafka-1:9092']],
+      }),
+    clientId: z
+      .string()
+      .min(1)
+      .default('vigil')
+      .meta({ description: 'Client id sent to the brokers (`client.id`).', examples: ['vigil-sensors'] }),
+    groupId: z
+      .string()
+      .min(1)
+      .default('vigil')
+      .meta({
+        description: 'Consumer group (`group.id`). Offsets are committed under it.',
+        examples: ['vigil-sensors'],
+      }),
+    connectionTimeoutMs: millis()
+      .min(100)
+      .default(10_000)
+      .meta({
+        description: 'TCP connect timeout (`socket.connection.setup.timeout.ms`).',
+        examples: [3_000],
+      }),
+    security: SecuritySchema.prefault({}),
+    consumer: ConsumerSchema.prefault({}),
+    producer: ProducerSchema.prefault({}),
+  })
+  .meta({ description: 'Connection to the Kafka cluster.' });
+
+const RegistryAuthSchema = z
+  .strictObject({
+    username: z
+      .string()
+      .min(1)
+      .meta({ description: 'Basic-auth user (the API key on Confluent Cloud).', examples: ['SR_KEY'] }),
+    password: z
+      .string()
+      .min(1)
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${ENV} interpolation syntax
+      .meta({ description: 'Basic-auth password (the API secret).', examples: ['${SR_SECRET}'], ...secret }),
+  })
+  .meta({ description: 'Schema Registry basic auth (`basic.auth.user.info`).' });
+
+const RegistrySchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/ })
+      .default('http://localhost:8081')
+      .meta({
+        description: 'Schema Registry base URL (`schema.registry.url`).',
+        examples: ['https://registry.example.com'],
+      }),
+    auth: RegistryAuthSchema.optional(),
+    timeoutMs: millis(120_000)
+      .min(100)
+      .default(10_000)
+      .meta({ description: 'Timeout of one registry request.', examples: [5_000] }),
+  })
+  .meta({ description: 'Confluent-compatible Schema Registry; used when `format` is confluent.' });
+
+const InputSchema = z
+  .strictObject({
+    topics: z
+      .array(topicName)
+      .min(1)
+      .meta({ description: 'Topics to consume. Required.', examples: [['sensor-readings']] }),
+    format: z
+      .enum(['avro', 'confluent'])
+      .default('confluent')
+      .meta({
+        description:
+          'Record value encoding: `confluent` (Schema Registry wire format: magic byte 0, 4-byte schema id, Avro body) or `avro` (plain Avro body written with `schema`).',
+        examples: ['avro'],
+      }),
+    schema: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Path to the reader schema (.avsc). Required for `avro`; for `confluent`, writer schemas are resolved against it (omit to read with the writer schema).',
+        examples: ['schemas/sensor_reading.avsc'],
+      }),
+    registry: RegistrySchema.prefault({}),
+  })
+  .superRefine((i, ctx) => {
+    if (i.format === 'avro' && i.schema === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['schema'], message: 'format avro needs a reader schema file' });
+    }
+  })
+  .meta({ description: 'What to read.' });
+
+const BatchingSchema = z
+  .strictObject({
+    maxRecords: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(500)
+      .meta({ description: 'Score a micro-batch once it holds this many records.', examples: [1000] }),
+    maxBytes: z
+      .int()
+      .min(1024)
+      .default(1_048_576)
+      .meta({
+        description: 'Score a micro-batch once its records’ encoded size reaches this many bytes.',
+        examples: [4_194_304],
+      }),
+    lingerMs: millis(60_000)
+      .default(50)
+      .meta({
+        description: 'Score a non-empty micro-batch at the latest this long after its first record arrived.',
+        examples: [10],
+      }),
+    maxBuffered: z
+      .int()
+      .min(1)
+      .default(10_000)
+      .meta({
+        description:
+          'Backpressure: pause fetching once this many records are held (buffered or being scored/produced, not yet acknowledged).',
+        examples: [50_000],
+      }),
+    maxBufferedBytes: z
+      .int()
+      .min(1024)
+      .default(67_108_864)
+      .meta({
+        description: 'Backpressure: pause fetching once the held records reach this many bytes.',
+        examples: [268_435_456],
+      }),
+    resumeRatio: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.5)
+      .meta({
+        description:
+          'Resume paused partitions once what is held falls below this fraction of the limits (the low-water mark).',
+        examples: [0.8],
+      }),
+    yieldEvery: z
+      .int()
+      .min(1)
+      .default(256)
+      .meta({
+        description:
+          'Records processed between yields to the event loop, so heartbeats and timers are never starved.',
+        examples: [1000],
+      }),
+  })
+  .superRefine((b, ctx) => {
+    if (b.maxBuffered < b.maxRecords) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBuffered'],
+        message: `${b.maxBuffered} must be at least maxRecords (${b.maxRecords}), or a full batch could never form`,
+      });
+    }
+  })
+  .meta({ description: 'Micro-batching and backpressure.' });
+
+const ThresholdSchema = z
+  .strictObject({
+    method: z
+      .enum(['artifact', 'quantile', 'fixed'])
+      .default('artifact')
+      .meta({
+        description:
+          '`artifact`: the threshold calibrated at training and stored with the model. `quantile`: that quantile of the training scores. `fixed`: `value`.',
+        examples: ['quantile'],
+      }),
+    quantile: z
+      .number()
+      .gt(0.5)
+      .lt(1)
+      .default(0.999)
+      .meta({ description: 'Quantile of normal scores used when `method` is quantile.', examples: [0.995] }),
+    value: z
+      .number()
+      .gt(0)
+      .optional()
+      .meta({ description: 'Score threshold used when `method` is fixed.', examples: [0.35] }),
+    perEntity: z
+      .boolean()
+      .default(false)
+      .meta({
+        description: 'Calibrate one threshold per entity (`features.entityKey`) where enough data exists.',
+        examples: [true],
+      }),
+  })
+  .superRefine((t, ctx) => {
+    if (t.method === 'fixed' && t.value === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'method fixed needs a value' });
+    }
+  })
+  .meta({ description: 'How a score becomes an anomaly decision.' });
+
+/**
+ * Kept as an object of its own so the model lifecycle (registry, drift checks, retraining) can add sections
+ * here without moving existing keys.
+ */
+const ModelSchema = z
+  .strictObject({
+    artifact: z
+      .string()
+      .min(1)
+      .default('.vigil/models/current')
+      .meta({
+        description: 'Path to the trained model artifact (directory) to serve.',
+        examples: ['/var/lib/vigil/models/sensor-dense/7'],
+      }),
+    variant: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and -')
+      .default('dense')
+      .meta({
+        description: 'Model family, checked against the artifact (e.g. `dense` autoencoder).',
+        examples: ['dense'],
+      }),
+    backend: z
+      .enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'])
+      .default('auto')
+      .meta({
+        description:
+          'TensorFlow.js backend for training and scoring. `auto` tries @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both optional installs), then wasm (SIMD), then cpu; the one in use is logged and exported as a metric label.',
+        examples: ['wasm'],
+      }),
+    threshold: ThresholdSchema.prefault({}),
+  })
+  .meta({ description: 'The model that scores records.' });
+
+const OutputSchema = z
+  .strictObject({
+    anomaliesTopic: topicName.default('vigil.anomalies').meta({
+      description: 'Topic anomaly events are produced to, keyed by entity.',
+      examples: ['sensor-anomalies'],
+    }),
+    deadLetterTopic: topicName.default('vigil.dead-letter').meta({
+      description: 'Topic records that cannot be decoded or turned into features go to, with the reason.',
+      examples: ['sensor-readings.dlq'],
+    }),
+    scoresTopic: topicName.optional().meta({
+      description: 'If set, every scored record’s score is produced here too (for dashboards, audits).',
+      examples: ['vigil.scores'],
+    }),
+    format: z
+      .enum(['avro', 'json'])
+      .default('avro')
+      .meta({ description: 'Encoding of produced events.', examples: ['json'] }),
+    maxContributions: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .meta({ description: 'Largest per-feature contributions listed in an anomaly event.', examples: [5] }),
+  })
+  .meta({ description: 'Where results go.' });
+
+const MetricsSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Serve Prometheus metrics.', examples: [false] }),
+    host: z
+      .string()
+      .min(1)
+      .default('0.0.0.0')
+      .meta({ description: 'Address the metrics server binds.', examples: ['127.0.0.1'] }),
+    port: z
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(9464)
+      .meta({ description: 'Port of the metrics server.', examples: [9100] }),
+    path: z
+      .string()
+      .regex(/^\/[^\s?#]*$/, 'an absolute URL path')
+      .default('/metrics')
+      .meta({ description: 'URL path of the metrics endpoint.', examples: ['/prometheus'] }),
+  })
+  .meta({ description: 'Prometheus endpoint.' });
+
+const LoggingSchema = z
+  .strictObject({
+    level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .meta({ description: 'Minimum level of the JSON logs written to stderr.', examples: ['debug'] }),
+  })
+  .meta({ description: 'Logs.' });
+
+export const ConfigSchema = z
+  .strictObject({
+    kafka: KafkaSchema.prefault({}),
+    input: InputSchema,
+    features: FeaturesSchema.prefault({}),
+    batching: BatchingSchema.prefault({}),
+    model: ModelSchema.prefault({}),
+    output: OutputSchema.prefault({}),
+    delivery: z
+      .enum(['at-least-once', 'exactly-once'])
+      .default('at-least-once')
+      .meta({
+        description:
+          '`at-least-once`: offsets are committed after the outputs are acknowledged (a crash replays; anomaly events carry a stable `event_id` for de-duplication). `exactly-once`: outputs and offsets in one Kafka transaction.',
+        examples: ['exactly-once'],
+      }),
+    metrics: MetricsSchema.prefault({}),
+    logging: LoggingSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const topics = new Set(c.input.topics);
+    for (const key of ['anomaliesTopic', 'deadLetterTopic', 'scoresTopic'] as const) {
+      const t = c.output[key];
+      if (t !== undefined && topics.has(t)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['output', key],
+          message: `"${t}" is also an input topic (a feedback loop)`,
+        });
+      }
+    }
+    if (c.delivery === 'exactly-once' && !c.kafka.producer.idempotent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafka', 'producer', 'idempotent'],
+        message: 'exactly-once needs the idempotent producer',
+      });
+    }
+  })
+  .meta({ description: 'vigil.yaml' });
+
+/** The validated, defaulted configuration. */
+export type VigilConfig = z.output<typeof ConfigSchema>;
+/** What a user may write in vigil.yaml (defaults not yet applied). */
+export type VigilConfigInput = z.input<typeof ConfigSchema>;

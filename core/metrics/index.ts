@@ -1,0 +1,1 @@
+export * from './vigil-metrics.js';

@@ -1,0 +1,195 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * Vigil's metrics, all in one place, registered on the registry the caller passes (never prom-client's global
+ * one, so tests and several pipelines in one process do not collide). Labels are fixed, low-cardinality sets:
+ * error codes, pipeline stages, output kinds, topic and partition of the consumed topics. Never a key, an
+ * entity or an offset.
+ */
+
+export type PipelineStage = 'decode' | 'features' | 'score' | 'emit';
+export type OutputKind = 'anomalies' | 'scores' | 'dead_letters';
+export type BatchCloseReason = 'records' | 'bytes' | 'linger' | 'flush';
+
+export interface MetricsOptions {
+  /** Also register Node.js process metrics (CPU, memory, event-loop lag), prefixed `vigil_`. Default false. */
+  processMetrics?: boolean;
+  /** Buckets of the batch size histogram (records). */
+  batchSizeBuckets?: number[];
+  /** Buckets of the scoring duration histogram (seconds). */
+  scoringBuckets?: number[];
+  /** Buckets of the end-to-end latency histogram (seconds). */
+  latencyBuckets?: number[];
+}
+
+export const DEFAULT_BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
+export const DEFAULT_SCORING_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export class VigilMetrics {
+  readonly recordsConsumed: Counter<'topic'>;
+  readonly recordsScored: Counter;
+  readonly recordsDeadLettered: Counter<'reason' | 'stage'>;
+  readonly anomalies: Counter;
+  readonly batches: Counter<'reason'>;
+  readonly batchSize: Histogram;
+  readonly scoringDuration: Histogram;
+  readonly endToEndLatency: Histogram;
+  readonly consumerLag: Gauge<'topic' | 'partition'>;
+  readonly bufferRecords: Gauge;
+  readonly bufferBytes: Gauge;
+  readonly bufferFill: Gauge;
+  readonly pausedPartitions: Gauge;
+  readonly commits: Counter<'result'>;
+  readonly produceErrors: Counter<'output'>;
+  readonly modelInfo: Gauge<'model_id' | 'model_version' | 'backend'>;
+  readonly threshold: Gauge;
+
+  constructor(
+    readonly registry: Registry,
+    options: MetricsOptions = {},
+  ) {
+    const registers = [registry];
+    this.recordsConsumed = new Counter({
+      name: 'vigil_records_consumed_total',
+      help: 'Records fetched from the input topics.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.recordsScored = new Counter({
+      name: 'vigil_records_scored_total',
+      help: 'Records scored by the model.',
+      registers,
+    });
+    this.recordsDeadLettered = new Counter({
+      name: 'vigil_records_dead_lettered_total',
+      help: 'Records sent to the dead-letter topic, by error code and the pipeline stage that refused them.',
+      labelNames: ['reason', 'stage'],
+      registers,
+    });
+    this.anomalies = new Counter({
+      name: 'vigil_anomalies_total',
+      help: 'Records judged anomalous (anomaly events produced).',
+      registers,
+    });
+    this.batches = new Counter({
+      name: 'vigil_batches_total',
+      help: 'Micro-batches scored, by what closed them: records, bytes, linger or flush.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'vigil_batch_size_records',
+      help: 'Records per scored micro-batch.',
+      buckets: options.batchSizeBuckets ?? DEFAULT_BATCH_SIZE_BUCKETS,
+      registers,
+    });
+    this.scoringDuration = new Histogram({
+      name: 'vigil_scoring_duration_seconds',
+      help: 'Time to score one micro-batch (features to scores), in seconds.',
+      buckets: options.scoringBuckets ?? DEFAULT_SCORING_BUCKETS,
+      registers,
+    });
+    this.endToEndLatency = new Histogram({
+      name: 'vigil_end_to_end_latency_seconds',
+      help: "From a record's event time to its result being acknowledged by Kafka, in seconds.",
+      buckets: options.latencyBuckets ?? DEFAULT_LATENCY_BUCKETS,
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'vigil_consumer_lag_records',
+      help: 'Records between the high watermark and the last fetched offset, per assigned partition.',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.bufferRecords = new Gauge({
+      name: 'vigil_buffer_records',
+      help: 'Records held: fetched and not yet finished (queued for a batch, being scored or produced).',
+      registers,
+    });
+    this.bufferBytes = new Gauge({
+      name: 'vigil_buffer_bytes',
+      help: 'Encoded bytes of the records held.',
+      registers,
+    });
+    this.bufferFill = new Gauge({
+      name: 'vigil_buffer_fill_ratio',
+      help: 'Records held as a fraction of batching.maxBuffered; fetching pauses at 1.',
+      registers,
+    });
+    this.pausedPartitions = new Gauge({
+      name: 'vigil_paused_partitions',
+      help: 'Partitions whose fetching is paused by backpressure.',
+      registers,
+    });
+    this.commits = new Counter({
+      name: 'vigil_commits_total',
+      help: 'Offset commits, by result (ok or failed).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.produceErrors = new Counter({
+      name: 'vigil_produce_errors_total',
+      help: 'Produce requests that failed, by output (anomalies, scores, dead_letters).',
+      labelNames: ['output'],
+      registers,
+    });
+    this.modelInfo = new Gauge({
+      name: 'vigil_model_info',
+      help: 'The model serving now: always 1, labelled with its id, version and TensorFlow.js backend.',
+      labelNames: ['model_id', 'model_version', 'backend'],
+      registers,
+    });
+    this.threshold = new Gauge({
+      name: 'vigil_threshold',
+      help: 'Global anomaly score threshold in force (per-entity thresholds are not exported).',
+      registers,
+    });
+    if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
+  }
+
+  recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {
+    this.recordsDeadLettered.inc({ reason, stage }, count);
+  }
+
+  recordBatch(records: number, seconds: number, reason: BatchCloseReason): void {
+    this.batches.inc({ reason });
+    this.batchSize.observe(records);
+    this.scoringDuration.observe(seconds);
+  }
+
+  recordCommit(ok: boolean): void {
+    this.commits.inc({ result: ok ? 'ok' : 'failed' });
+  }
+
+  recordProduceError(output: OutputKind): void {
+    this.produceErrors.inc({ output });
+  }
+
+  /** Buffer gauges from the batcher's accounts. */
+  setBuffer(records: number, bytes: number, maxBuffered: number, paused: number): void {
+    this.bufferRecords.set(records);
+    this.bufferBytes.set(bytes);
+    this.bufferFill.set(maxBuffered > 0 ? records / maxBuffered : 0);
+    this.pausedPartitions.set(paused);
+  }
+
+  setLag(topic: string, partition: number, lag: number): void {
+    this.consumerLag.set({ topic, partition: String(partition) }, lag);
+  }
+
+  /** A revoked partition's lag is no longer ours to report: remove the series rather than leave it stale. */
+  removePartition(topic: string, partition: number): void {
+    this.consumerLag.remove({ topic, partition: String(partition) });
+  }
+
+  /** Replaces the model info series, so exactly one model is reported after a swap. */
+  setModel(id: string, version: string, backend: string, threshold?: number): void {
+    this.modelInfo.reset();
+    this.modelInfo.set({ model_id: id, model_version: version, backend }, 1);
+    if (threshold !== undefined) this.threshold.set(threshold);
+  }
+}
