@@ -75,6 +75,8 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     const d = extractor.width;
     const gen = new SensorGenerator({
       seed: o.seed,
+      // Same fleet as the live stream, different readings: the model never sees a live reading in training.
+      streamSeed: o.seed + 1_000_003,
       devices: o.devices,
       anomalyRate: 0,
       startTime: streamStart - warmupRounds * INTERVAL_MS,
