@@ -107,20 +107,34 @@ npm_deps() {
 vitest_args=("$@")
 ((${#vitest_args[@]} > 0)) && vitest_args+=(--passWithNoTests)
 
+rm -rf .vigil/test-results
 run_step deps npm_deps
 run_step system bash scripts/lib/ensure-system-deps.sh
 if step_enabled lint; then run_step lint npm run --silent lint; else skip_step lint "not in VIGIL_TEST_STEPS"; fi
 if step_enabled typecheck; then run_step typecheck npm run --silent typecheck; else skip_step typecheck "not in VIGIL_TEST_STEPS"; fi
 if step_enabled unit; then
-  run_step unit npx vitest run --project unit "${vitest_args[@]}"
+  run_step unit npx vitest run --project unit --reporter=default --reporter=json \
+    --outputFile.json=.vigil/test-results/unit.json "${vitest_args[@]}"
 else
   skip_step unit "not in VIGIL_TEST_STEPS"
 fi
 if step_enabled integration; then
-  run_step integration npx vitest run --project integration "${vitest_args[@]}"
+  run_step integration npx vitest run --project integration --reporter=default --reporter=json \
+    --outputFile.json=.vigil/test-results/integration.json "${vitest_args[@]}"
 else
   skip_step integration "not in VIGIL_TEST_STEPS"
 fi
 
 summary
+# One closing line over both vitest runs, in the plain "N passed, N failed" form CI systems read.
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of process.argv.slice(1)) {
+    if (!fs.existsSync(f)) continue;
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' .vigil/test-results/unit.json .vigil/test-results/integration.json
 exit "$failed"
