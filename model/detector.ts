@@ -1,0 +1,299 @@
+/**
+ * The Detector: a trained autoencoder with its preprocessing and threshold calibration, implementing the
+ * pipeline's Scorer contract. Scoring is synchronous and batch-at-a-time: the rows are scaled in JavaScript
+ * into a reused buffer, one tf.tidy runs the network and computes, on the backend, the per-feature squared
+ * errors and their row sums; each of the three outputs (row sums, squared errors, reconstruction) is read
+ * back with one dataSync. Shares, inverse scaling, thresholds and severities are then plain loops over those
+ * arrays, in place.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { VigilError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { currentBackend } from './backend.js';
+import type { Network } from './networks/index.js';
+import { Scaler, type ScalerParams } from './preprocess.js';
+import type { ModelSpec } from './spec.js';
+import type { TrainingDataSummary } from './summary.js';
+import {
+  type AdaptiveOptions,
+  AdaptiveThreshold,
+  atFixedThreshold,
+  atQuantile,
+  CompiledThresholds,
+  type ThresholdCalibration,
+} from './threshold.js';
+import type { BatchScores, ModelIdentity, Scorer } from './types.js';
+import { WindowHistory } from './windows.js';
+
+/** What training recorded about itself, stored in the artifact manifest. */
+export interface TrainingReport {
+  readonly seed: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly patience: number;
+  readonly validationFraction: number;
+  readonly trimFraction: number;
+  readonly trainRows: number;
+  readonly validationRows: number;
+  /** Training samples dropped as suspected contamination before the refit. */
+  readonly trimmedRows: number;
+  readonly epochsRun: number;
+  readonly bestEpoch: number;
+  readonly bestLoss: number;
+  readonly stoppedEarly: boolean;
+  readonly durationMs: number;
+  readonly history: readonly { epoch: number; trainLoss: number; valLoss: number }[];
+  /** Where the calibration scores came from. */
+  readonly calibratedOn: 'validation' | 'training';
+  readonly backend: string;
+}
+
+export interface DetectorState {
+  readonly identity: ModelIdentity;
+  readonly spec: ModelSpec;
+  readonly scaler: ScalerParams;
+  readonly calibration: ThresholdCalibration;
+  readonly trainingData: TrainingDataSummary;
+  readonly training: TrainingReport;
+  /** Filled by `vigil evaluate`; null until then. */
+  readonly evaluation: Record<string, unknown> | null;
+}
+
+export interface DetectorOptions {
+  /** Rows per backend call; larger batches are split. Default 4096. */
+  maxBatch?: number;
+  /**
+   * Operating point: the artifact's calibrated threshold (default), another quantile of the stored normal
+   * score distribution, or a fixed value.
+   */
+  threshold?: { quantile: number } | { value: number };
+  /** Track slow drift in normal scores (see AdaptiveThreshold). Default off. */
+  adaptive?: AdaptiveOptions | false;
+  /** conv1d: most entities whose recent rows are kept between batches. Default 100,000. */
+  maxEntities?: number;
+  logger?: Logger;
+}
+
+export class Detector implements Scorer {
+  readonly identity: ModelIdentity;
+  readonly d: number;
+  private readonly scaler: Scaler;
+  private readonly thresholds: CompiledThresholds;
+  /** The calibration in force: the artifact's, or moved by options.threshold. */
+  readonly activeCalibration: ThresholdCalibration;
+  private readonly adaptive: AdaptiveThreshold | undefined;
+  private readonly history: WindowHistory | undefined;
+  private readonly maxBatch: number;
+  private scaledBuf: Float32Array;
+  private inputBuf: Float32Array;
+  private disposed = false;
+
+  constructor(
+    readonly state: DetectorState,
+    private readonly network: Network,
+    options: DetectorOptions = {},
+  ) {
+    this.identity = state.identity;
+    this.d = state.identity.featureNames.length;
+    this.scaler = new Scaler(state.scaler);
+    if (this.scaler.d !== this.d || state.spec.inputDim !== this.d) {
+      throw new VigilError(
+        'MODEL_INVALID',
+        `Feature count mismatch: ${this.d} feature names, ${this.scaler.d} scaler columns, model input ${state.spec.inputDim}.`,
+      );
+    }
+    const t = options.threshold;
+    this.activeCalibration =
+      t === undefined
+        ? state.calibration
+        : 'value' in t
+          ? atFixedThreshold(state.calibration, t.value)
+          : atQuantile(state.calibration, t.quantile);
+    this.thresholds = new CompiledThresholds(this.activeCalibration);
+    this.adaptive = options.adaptive
+      ? new AdaptiveThreshold(this.activeCalibration, options.adaptive)
+      : undefined;
+    options.logger?.debug(
+      {
+        model: this.identity.id,
+        version: this.identity.version,
+        kind: state.spec.kind,
+        threshold: this.activeCalibration.threshold,
+        perEntityThresholds: this.thresholds.entityCount,
+      },
+      'detector ready',
+    );
+    this.history =
+      state.spec.kind === 'conv1d'
+        ? new WindowHistory(this.d, state.spec.window, options.maxEntities ?? 100_000)
+        : undefined;
+    this.maxBatch = options.maxBatch ?? 4096;
+    this.scaledBuf = new Float32Array(0);
+    this.inputBuf = new Float32Array(0);
+  }
+
+  get spec(): ModelSpec {
+    return this.state.spec;
+  }
+
+  get calibration(): ThresholdCalibration {
+    return this.state.calibration;
+  }
+
+  /** The adaptive threshold factor in force (1 when adaptive thresholds are off). */
+  get thresholdFactor(): number {
+    return this.adaptive?.factor ?? 1;
+  }
+
+  /** The network's parameters, for persistence. */
+  get params(): Network['params'] {
+    return this.network.params;
+  }
+
+  private check(rows: Float32Array, n: number, entities: readonly string[] | undefined): void {
+    if (this.disposed) throw new VigilError('MODEL_NOT_TRAINED', 'This detector has been disposed.');
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
+    if (rows.length < n * this.d) {
+      throw new VigilError(
+        'INPUT_INVALID',
+        `Row buffer holds ${rows.length} values, fewer than n×d = ${n}×${this.d}.`,
+        { details: { n, d: this.d, length: rows.length } },
+      );
+    }
+    if (entities !== undefined && entities.length < n) {
+      throw new VigilError('INPUT_INVALID', `Got ${entities.length} entity keys for ${n} rows.`);
+    }
+  }
+
+  /** Scale rows [offset, offset+m) and, for conv1d, expand them to windows; returns the model input. */
+  private prepare(
+    rows: Float32Array,
+    offset: number,
+    m: number,
+    entities: readonly string[] | undefined,
+  ): Float32Array {
+    const d = this.d;
+    if (this.scaledBuf.length < m * d)
+      this.scaledBuf = new Float32Array(Math.min(this.maxBatch, Math.max(m, 64)) * d);
+    const scaled = this.scaler.transformInto(rows, m, this.scaledBuf, offset);
+    if (this.history === undefined) return scaled.subarray(0, m * d);
+    const width = this.network.inputWidth;
+    if (this.inputBuf.length < m * width)
+      this.inputBuf = new Float32Array(Math.min(this.maxBatch, Math.max(m, 64)) * width);
+    const ents = entities === undefined ? undefined : entities.slice(offset, offset + m);
+    return this.history.windowsInto(scaled, m, ents, this.inputBuf).subarray(0, m * width);
+  }
+
+  score(rows: Float32Array, n: number, entities?: readonly string[]): BatchScores {
+    this.check(rows, n, entities);
+    const d = this.d;
+    let scores: Float32Array;
+    let contributions: Float32Array;
+    let expected: Float32Array;
+    if (n <= this.maxBatch) {
+      [scores, contributions, expected] = this.runFull(rows, 0, n, entities);
+    } else {
+      scores = new Float32Array(n);
+      contributions = new Float32Array(n * d);
+      expected = new Float32Array(n * d);
+      for (let s = 0; s < n; s += this.maxBatch) {
+        const m = Math.min(this.maxBatch, n - s);
+        const [sc, co, ex] = this.runFull(rows, s, m, entities);
+        scores.set(sc, s);
+        contributions.set(co, s * d);
+        expected.set(ex, s * d);
+      }
+    }
+    const threshold = new Float32Array(n);
+    const sev = new Float32Array(n);
+    const isAnomaly = new Uint8Array(n);
+    const factor = this.adaptive?.factor ?? 1;
+    this.thresholds.apply(scores, n, entities, factor, threshold, sev, isAnomaly);
+    this.adaptive?.update(scores, isAnomaly, n);
+    return { n, d, scores, contributions, expected, severity: sev, isAnomaly, threshold };
+  }
+
+  private runFull(
+    rows: Float32Array,
+    offset: number,
+    m: number,
+    entities: readonly string[] | undefined,
+  ): [Float32Array, Float32Array, Float32Array] {
+    const d = this.d;
+    if (m === 0) return [new Float32Array(0), new Float32Array(0), new Float32Array(0)];
+    const input = this.prepare(rows, offset, m, entities);
+    const outs = tf.tidy(() => {
+      const x = tf.tensor2d(input, [m, this.network.inputWidth]);
+      const { sq, recon } = this.network.recordView(x);
+      return [tf.sum(sq, 1), sq, recon];
+    });
+    const [rowSum, sq, recon] = outs.map((t) => t.dataSync() as Float32Array) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    for (const t of outs) t.dispose();
+    // The O(n·d) finishing touches run here rather than as broadcast ops on the backend, where wasm's
+    // broadcasting binary kernels cost more than this loop. They rewrite the read-back arrays in place.
+    const scores = rowSum;
+    const { scale, center } = this.scaler;
+    const invD = 1 / d;
+    for (let i = 0; i < m; i++) {
+      const total = rowSum[i]!;
+      const inv = total > 0 ? 1 / total : 0;
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        sq[o + j] = sq[o + j]! * inv;
+        recon[o + j] = recon[o + j]! * scale[j]! + center[j]!;
+      }
+      scores[i] = total * invD;
+    }
+    return [scores, sq, recon];
+  }
+
+  /**
+   * Anomaly scores only (no explanations, thresholds or adaptive update): the lean path for evaluation and
+   * benchmarks. conv1d still advances its per-entity window history.
+   */
+  scoreOnly(rows: Float32Array, n: number, entities?: readonly string[], out?: Float32Array): Float32Array {
+    this.check(rows, n, entities);
+    const result = out ?? new Float32Array(n);
+    if (result.length < n) throw new RangeError(`out holds ${result.length} values, fewer than n = ${n}`);
+    for (let s = 0; s < n; s += this.maxBatch) {
+      const m = Math.min(this.maxBatch, n - s);
+      const input = this.prepare(rows, s, m, entities);
+      const t = tf.tidy(() =>
+        tf.mean(this.network.recordView(tf.tensor2d(input, [m, this.network.inputWidth])).sq, 1),
+      );
+      result.set(t.dataSync() as Float32Array, s);
+      t.dispose();
+    }
+    return result;
+  }
+
+  /** conv1d: forget every entity's window history (e.g. before scoring an unrelated series). */
+  resetHistory(): void {
+    this.history?.clear();
+  }
+
+  /** Entities whose recent rows are held for conv1d windows. */
+  get trackedEntities(): number {
+    return this.history?.size ?? 0;
+  }
+
+  /** A copy of the state with evaluation metrics attached (persist with saveDetector). */
+  withEvaluation(evaluation: Record<string, unknown>): DetectorState {
+    return { ...this.state, evaluation };
+  }
+
+  get backend(): string {
+    return currentBackend()?.name ?? tf.getBackend();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.network.dispose();
+  }
+}

@@ -1,0 +1,14 @@
+export * from './artifact.js';
+export * from './backend.js';
+export * from './detector.js';
+export * from './io.js';
+export type { Network, StepContext } from './networks/index.js';
+export * from './preprocess.js';
+export { Rng } from './rng.js';
+export * from './spec.js';
+export * from './summary.js';
+export * from './threshold.js';
+export type { EpochProgress, FitResult } from './train.js';
+export * from './trainer.js';
+export type * from './types.js';
+export * from './windows.js';
