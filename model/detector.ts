@@ -234,15 +234,27 @@ export class Detector implements Scorer {
       Float32Array,
     ];
     for (const t of outs) t.dispose();
+    if (this.history === undefined) this.imputeMissing(rows, offset, m, input, rowSum, sq, recon);
     // The O(n·d) finishing touches run here rather than as broadcast ops on the backend, where wasm's
     // broadcasting binary kernels cost more than this loop. They rewrite the read-back arrays in place.
     const scores = rowSum;
     const { scale, center } = this.scaler;
     const invD = 1 / d;
     for (let i = 0; i < m; i++) {
-      const total = rowSum[i]!;
-      const inv = total > 0 ? 1 / total : 0;
+      let total = rowSum[i]!;
       const o = i * d;
+      const r = (offset + i) * d;
+      // A missing value (NaN, imputed with the training median on the way in) carries no evidence: its
+      // reconstruction error is dropped, so a sensor that skips a reading is not itself an anomaly.
+      for (let j = 0; j < d; j++) {
+        const v = rows[r + j]!;
+        if (Number.isNaN(v)) {
+          total -= sq[o + j]!;
+          sq[o + j] = 0;
+        }
+      }
+      if (total < 0) total = 0;
+      const inv = total > 0 ? 1 / total : 0;
       for (let j = 0; j < d; j++) {
         sq[o + j] = sq[o + j]! * inv;
         recon[o + j] = recon[o + j]! * scale[j]! + center[j]!;
@@ -250,6 +262,70 @@ export class Detector implements Scorer {
       scores[i] = total * invD;
     }
     return [scores, sq, recon];
+  }
+
+  /**
+   * Rows with missing values (NaN) went in with the training median in their place, which pulls the
+   * reconstruction of the other, correlated features off and inflates their error. For those rows only, the
+   * missing inputs are replaced by the model's own reconstruction and the rows run again (twice: a fixed-point
+   * imputation), so the score reflects the values that were observed. Dense family only: a conv1d window mixes
+   * rows, so its inputs are not one record's.
+   */
+  private imputeMissing(
+    rows: Float32Array,
+    offset: number,
+    m: number,
+    input: Float32Array,
+    rowSum: Float32Array,
+    sq: Float32Array,
+    recon: Float32Array,
+  ): void {
+    const d = this.d;
+    const holed: number[] = [];
+    for (let i = 0; i < m; i++) {
+      const r = (offset + i) * d;
+      for (let j = 0; j < d; j++) {
+        const v = rows[r + j]!;
+        if (Number.isNaN(v)) {
+          holed.push(i);
+          break;
+        }
+      }
+    }
+    if (holed.length === 0) return;
+    const k = holed.length;
+    const sub = new Float32Array(k * d);
+    for (let h = 0; h < k; h++) sub.set(input.subarray(holed[h]! * d, holed[h]! * d + d), h * d);
+    let subSq: Float32Array = sq;
+    let subRecon: Float32Array = recon;
+    let fromFull = true;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let h = 0; h < k; h++) {
+        const i = holed[h]!;
+        const src = fromFull ? i : h;
+        for (let j = 0; j < d; j++) {
+          const v = rows[(offset + i) * d + j]!;
+          if (Number.isNaN(v)) sub[h * d + j] = subRecon[src * d + j]!;
+        }
+      }
+      const outs = tf.tidy(() => {
+        const { sq: e, recon: y } = this.network.recordView(tf.tensor2d(sub, [k, d]));
+        return [e, y];
+      });
+      [subSq, subRecon] = outs.map((t) => t.dataSync() as Float32Array) as [Float32Array, Float32Array];
+      for (const t of outs) t.dispose();
+      fromFull = false;
+    }
+    for (let h = 0; h < k; h++) {
+      const i = holed[h]!;
+      let total = 0;
+      for (let j = 0; j < d; j++) {
+        sq[i * d + j] = subSq[h * d + j]!;
+        recon[i * d + j] = subRecon[h * d + j]!;
+        total += subSq[h * d + j]!;
+      }
+      rowSum[i] = total;
+    }
   }
 
   /**
