@@ -138,6 +138,8 @@ function orderFor(options: BackendOptions): BackendName[] {
  */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const logger = options.logger ?? silentLogger();
+  // Production mode: no debug checks, and no console banner urging tfjs-node (the choice is logged below).
+  tf.env().set('PROD', true);
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of orderFor(options)) {
     if (current?.name === name && tf.getBackend() === TF_NAME[name]) {
