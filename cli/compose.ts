@@ -87,7 +87,14 @@ export async function startService(
   const server = config.metrics.enabled ? await serveMetrics(registry, config, logger) : undefined;
 
   const backend = await initBackend({ preference: config.model.backend, logger });
-  const scorer = hooks.scorer ?? (await loadDetector(config.model.artifact));
+  const t = config.model.threshold;
+  const threshold =
+    t.method === 'quantile'
+      ? { threshold: { quantile: t.quantile } }
+      : t.method === 'fixed' && t.value !== undefined
+        ? { threshold: { value: t.value } }
+        : {};
+  const scorer = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
   metrics.setModel(scorer.identity.id, scorer.identity.version, backend.name);
 
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
