@@ -76,7 +76,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     });
 
   program.addCommand(createGenerateCommand({ logger }));
-  for (const cmd of extraCommands(logger)) program.addCommand(cmd);
+  for (const cmd of extraCommands(logger, env)) program.addCommand(cmd);
 
   const config = program.command('config').description('Configuration tools.');
   config
