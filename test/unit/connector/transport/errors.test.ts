@@ -1,8 +1,18 @@
 import { createRequire } from 'node:module';
-import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } from 'kafkajs';
+import {
+  KafkaJSConnectionError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSSASLAuthenticationError,
+} from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import {
+  classifyKafkajsError,
+  classifyRdkafkaError,
+  RD,
+  toVigilError,
+} from '../../../../connector/transport/errors.js';
 import { VigilError } from '../../../../core/errors.js';
-import { classifyKafkajsError, classifyRdkafkaError, RD, toVigilError } from '../../../../connector/transport/errors.js';
 
 function protocolError(type: string, retriable: boolean): Error {
   return new KafkaJSProtocolError({ message: type, type, code: 0, retriable } as unknown as Error);
@@ -10,26 +20,47 @@ function protocolError(type: string, retriable: boolean): Error {
 
 describe('kafkajs error classification', () => {
   it('a connection error is an unavailable broker, retriable', () => {
-    const f = classifyKafkajsError(new KafkaJSConnectionError('Connection error: ECONNREFUSED', { broker: 'b:1' } as never));
+    const f = classifyKafkajsError(
+      new KafkaJSConnectionError('Connection error: ECONNREFUSED', { broker: 'b:1' } as never),
+    );
     expect(f).toMatchObject({ unavailable: true, retriable: true, auth: false, rebalance: false });
   });
 
   it('retries exhausted on a connection error is still retriable: the cause decides, not the wrapper', () => {
     const inner = new KafkaJSConnectionError('Connection error', { broker: 'b:1' } as never);
     const outer = new KafkaJSNumberOfRetriesExceeded(inner, { retryCount: 5, retryTime: 1000 });
-    expect(classifyKafkajsError(outer)).toMatchObject({ unavailable: true, retriable: true, clientCode: 'KafkaJSConnectionError' });
+    expect(classifyKafkajsError(outer)).toMatchObject({
+      unavailable: true,
+      retriable: true,
+      clientCode: 'KafkaJSConnectionError',
+    });
   });
 
   it('group generation errors are rebalances', () => {
     for (const type of ['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']) {
-      expect(classifyKafkajsError(protocolError(type, false))).toMatchObject({ rebalance: true, clientCode: type });
+      expect(classifyKafkajsError(protocolError(type, false))).toMatchObject({
+        rebalance: true,
+        clientCode: type,
+      });
     }
   });
 
   it('SASL failures, ACL refusals and untrusted certificates are auth problems, never retriable', () => {
-    expect(classifyKafkajsError(new KafkaJSSASLAuthenticationError('bad creds'))).toMatchObject({ auth: true, retriable: false });
-    expect(classifyKafkajsError(protocolError('TOPIC_AUTHORIZATION_FAILED', false))).toMatchObject({ auth: true, retriable: false });
-    const tls = new KafkaJSConnectionError('Connection error: self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } as never);
+    expect(
+      classifyKafkajsError(
+        new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('bad creds'),
+      ),
+    ).toMatchObject({
+      auth: true,
+      retriable: false,
+    });
+    expect(classifyKafkajsError(protocolError('TOPIC_AUTHORIZATION_FAILED', false))).toMatchObject({
+      auth: true,
+      retriable: false,
+    });
+    const tls = new KafkaJSConnectionError('Connection error: self-signed certificate', {
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    } as never);
     expect(classifyKafkajsError(tls)).toMatchObject({ auth: true, retriable: false });
   });
 
@@ -45,25 +76,48 @@ describe('kafkajs error classification', () => {
 
 describe('librdkafka error classification', () => {
   it('transport failures and timeouts are an unavailable broker, retriable', () => {
-    for (const code of [RD.ERR__TRANSPORT, RD.ERR__ALL_BROKERS_DOWN, RD.ERR__MSG_TIMED_OUT, RD.ERR__TIMED_OUT]) {
+    for (const code of [
+      RD.ERR__TRANSPORT,
+      RD.ERR__ALL_BROKERS_DOWN,
+      RD.ERR__MSG_TIMED_OUT,
+      RD.ERR__TIMED_OUT,
+    ]) {
       expect(classifyRdkafkaError({ code })).toMatchObject({ unavailable: true, retriable: true });
     }
   });
 
   it('authentication and authorization failures are not retriable', () => {
-    for (const code of [RD.ERR__AUTHENTICATION, RD.ERR_SASL_AUTHENTICATION_FAILED, RD.ERR_TOPIC_AUTHORIZATION_FAILED, RD.ERR__SSL]) {
-      expect(classifyRdkafkaError({ code, isRetriable: true })).toMatchObject({ auth: true, retriable: false });
+    for (const code of [
+      RD.ERR__AUTHENTICATION,
+      RD.ERR_SASL_AUTHENTICATION_FAILED,
+      RD.ERR_TOPIC_AUTHORIZATION_FAILED,
+      RD.ERR__SSL,
+    ]) {
+      expect(classifyRdkafkaError({ code, isRetriable: true })).toMatchObject({
+        auth: true,
+        retriable: false,
+      });
     }
   });
 
   it('fatal errors need a new client, which may retry; a fenced producer may not', () => {
-    expect(classifyRdkafkaError({ code: RD.ERR__FATAL, isFatal: true })).toMatchObject({ fatal: true, retriable: true });
-    expect(classifyRdkafkaError({ code: RD.ERR_PRODUCER_FENCED, isFatal: true })).toMatchObject({ fatal: true, retriable: false });
+    expect(classifyRdkafkaError({ code: RD.ERR__FATAL, isFatal: true })).toMatchObject({
+      fatal: true,
+      retriable: true,
+    });
+    expect(classifyRdkafkaError({ code: RD.ERR_PRODUCER_FENCED, isFatal: true })).toMatchObject({
+      fatal: true,
+      retriable: false,
+    });
   });
 
   it('carries the transaction-abort flag and names the code', () => {
     const f = classifyRdkafkaError({ code: RD.ERR_REBALANCE_IN_PROGRESS, isTxnRequiresAbort: true });
-    expect(f).toMatchObject({ abortTransaction: true, rebalance: true, clientCode: 'ERR_REBALANCE_IN_PROGRESS' });
+    expect(f).toMatchObject({
+      abortTransaction: true,
+      rebalance: true,
+      clientCode: 'ERR_REBALANCE_IN_PROGRESS',
+    });
     expect(classifyRdkafkaError({ code: 9999 }).clientCode).toBe('librdkafka(9999)');
   });
 
@@ -81,12 +135,18 @@ describe('librdkafka error classification', () => {
 describe('toVigilError', () => {
   it("keeps the operation's code, the cause and the retry decision", () => {
     const cause = new KafkaJSConnectionError('down', { broker: 'b:1' } as never);
-    const err = toVigilError('PRODUCE_FAILED', 'send failed', cause, classifyKafkajsError(cause), { count: 3 });
+    const err = toVigilError('PRODUCE_FAILED', 'send failed', cause, classifyKafkajsError(cause), {
+      count: 3,
+    });
     expect(err).toBeInstanceOf(VigilError);
     expect(err.code).toBe('PRODUCE_FAILED');
     expect(err.retriable).toBe(true);
     expect(err.cause).toBe(cause);
-    expect(err.details).toMatchObject({ count: 3, brokerUnavailable: true, clientCode: 'KafkaJSConnectionError' });
+    expect(err.details).toMatchObject({
+      count: 3,
+      brokerUnavailable: true,
+      clientCode: 'KafkaJSConnectionError',
+    });
   });
 
   it('turns an auth failure into CONFIG_INVALID, not retriable', () => {
@@ -97,11 +157,16 @@ describe('toVigilError', () => {
     expect(err.message).toMatch(/security settings/);
   });
 
-  it('a rebalance failure of a commit says so in details and is not retriable unless the client says so', () => {
-    const cause = { code: RD.ERR_ILLEGAL_GENERATION };
+  it('a commit refused because the group moved on says so and is not retriable', () => {
+    const cause = { code: RD.ERR_ILLEGAL_GENERATION, isRetriable: true };
     const err = toVigilError('COMMIT_FAILED', 'commit failed', cause, classifyRdkafkaError(cause));
     expect(err.code).toBe('COMMIT_FAILED');
     expect(err.details.rebalance).toBe(true);
+    expect(err.retriable).toBe(false);
+    const kjs = protocolError('ILLEGAL_GENERATION', true);
+    expect(toVigilError('COMMIT_FAILED', 'commit failed', kjs, classifyKafkajsError(kjs)).retriable).toBe(
+      false,
+    );
   });
 
   it('passes a VigilError through unchanged', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isVigilError } from '../../../../core/errors.js';
 import {
   kafkajsConnectionConfig,
   rdkafkaConnectionProperties,
@@ -7,8 +6,13 @@ import {
   validateTransportOptions,
 } from '../../../../connector/transport/security.js';
 import type { SecurityOptions, TransportOptions } from '../../../../connector/transport/types.js';
+import { isVigilError } from '../../../../core/errors.js';
 
-const files: Record<string, string> = { '/ca.pem': 'CA-PEM', '/client.pem': 'CERT-PEM', '/client.key': 'KEY-PEM' };
+const files: Record<string, string> = {
+  '/ca.pem': 'CA-PEM',
+  '/client.pem': 'CERT-PEM',
+  '/client.key': 'KEY-PEM',
+};
 const readFile = (path: string) => {
   const content = files[path];
   if (content === undefined) throw new Error(`no file ${path}`);
@@ -69,15 +73,27 @@ describe('security mapping', () => {
       ['SCRAM-SHA-256', 'scram-sha-256'],
     ] as const) {
       const o = options({ protocol: 'SASL_PLAINTEXT', sasl: { mechanism, username: 'u', password: 'p' } });
-      expect(kafkajsConnectionConfig(o, readFile)).toMatchObject({ ssl: false, sasl: { mechanism: kafkajsName } });
-      expect(rdkafkaConnectionProperties(o)).toMatchObject({ 'security.protocol': 'sasl_plaintext', 'sasl.mechanisms': mechanism });
+      expect(kafkajsConnectionConfig(o, readFile)).toMatchObject({
+        ssl: false,
+        sasl: { mechanism: kafkajsName },
+      });
+      expect(rdkafkaConnectionProperties(o)).toMatchObject({
+        'security.protocol': 'sasl_plaintext',
+        'sasl.mechanisms': mechanism,
+      });
     }
   });
 
   it('SSL with a client certificate (mutual TLS) and verification off', () => {
     const o = options({
       protocol: 'SSL',
-      ssl: { caFile: '/ca.pem', certFile: '/client.pem', keyFile: '/client.key', keyPassword: 'kp', rejectUnauthorized: false },
+      ssl: {
+        caFile: '/ca.pem',
+        certFile: '/client.pem',
+        keyFile: '/client.key',
+        keyPassword: 'kp',
+        rejectUnauthorized: false,
+      },
     });
     expect(kafkajsConnectionConfig(o, readFile).ssl).toEqual({
       ca: ['CA-PEM'],
@@ -142,7 +158,9 @@ describe('security mapping', () => {
       ),
     ).toMatchObject({ key: 'security.sasl.mechanism' });
     expect(
-      configError(() => validateTransportOptions(options({ protocol: 'SSL', ssl: { certFile: '/client.pem' } }))),
+      configError(() =>
+        validateTransportOptions(options({ protocol: 'SSL', ssl: { certFile: '/client.pem' } })),
+      ),
     ).toMatchObject({ key: 'security.ssl.certFile/keyFile' });
     expect(configError(() => validateTransportOptions(options({ protocol: 'TLS' as 'SSL' })))).toMatchObject({
       key: 'security.protocol',

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, type LogEntry, logLevel } from 'kafkajs';
+import { VigilError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import { kafkajsConnectionConfig } from '../security.js';
+import type { TransportOptions } from '../types.js';
+
+const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+function readPem(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new VigilError('CONFIG_INVALID', `cannot read TLS file ${path}`, { cause: err, details: { path } });
+  }
+}
+
+/**
+ * A kafkajs client with Vigil's security mapping, its logs routed into pino, and bounded connection retries
+ * (kafkajs's own default waits up to ~30 s between tries; the transport does its own restarting above this).
+ */
+export function createKafka(options: TransportOptions, logger: Logger): Kafka {
+  const config = kafkajsConnectionConfig(options, readPem);
+  const log = logger.child({ client: 'kafkajs' });
+  // kafkajs logs every failed reconnect (several a second while a broker is down): same line at most every 10 s.
+  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  return new Kafka({
+    ...config,
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ namespace, level, log: entry }: LogEntry) => {
+        const { message, timestamp: _ts, ...extra } = entry;
+        const key = `${namespace}\u0000${message}`;
+        const now = Date.now();
+        const seen = lastLogged.get(key);
+        if (seen && now - seen.at < 10_000) {
+          seen.suppressed++;
+          return;
+        }
+        if (lastLogged.size > 1_000) lastLogged.clear();
+        lastLogged.set(key, { at: now, suppressed: 0 });
+        const fields = {
+          ns: namespace,
+          ...extra,
+          ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}),
+        };
+        // Vigil bounds the idempotent producer's retries on purpose (send() must fail in bounded time and the
+        // client is then replaced); kafkajs warns about that on every producer.
+        if (message === IDEMPOTENT_RETRY_WARNING) log.debug(fields, message);
+        else if (level === logLevel.ERROR) log.error(fields, message);
+        else if (level === logLevel.WARN) log.warn(fields, message);
+        else if (level === logLevel.INFO) log.info(fields, message);
+        else log.debug(fields, message);
+      },
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 5_000 },
+  });
+}

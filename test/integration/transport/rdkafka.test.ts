@@ -1,0 +1,3 @@
+import { describeTransportConformance } from './conformance.js';
+
+describeTransportConformance('rdkafka');
