@@ -6,23 +6,47 @@
  * (a broker that is restarting, a registry that timed out). Programmer errors and bad input are never retriable.
  */
 export const ERROR_CODES = {
-  CONFIG_INVALID: { retriable: false, summary: 'A configuration value is missing, malformed or out of range.' },
-  DEPENDENCY_MISSING: { retriable: false, summary: 'A required external program or package is not installed.' },
+  CONFIG_INVALID: {
+    retriable: false,
+    summary: 'A configuration value is missing, malformed or out of range.',
+  },
+  DEPENDENCY_MISSING: {
+    retriable: false,
+    summary: 'A required external program or package is not installed.',
+  },
   BROKER_UNAVAILABLE: { retriable: true, summary: 'The Kafka broker could not be reached or is not ready.' },
   BROKER_START_FAILED: { retriable: false, summary: 'The local Kafka broker failed to start.' },
   PORT_IN_USE: { retriable: false, summary: 'A TCP port Vigil needs is already taken by another process.' },
   DOWNLOAD_FAILED: { retriable: true, summary: 'A package or artifact could not be downloaded.' },
-  SCHEMA_INVALID: { retriable: false, summary: 'An Avro schema could not be parsed or is not what was expected.' },
+  SCHEMA_INVALID: {
+    retriable: false,
+    summary: 'An Avro schema could not be parsed or is not what was expected.',
+  },
   REGISTRY_UNAVAILABLE: { retriable: true, summary: 'The schema registry could not be reached.' },
-  SCHEMA_NOT_FOUND: { retriable: false, summary: 'The schema id named by a record is unknown to the registry.' },
+  SCHEMA_NOT_FOUND: {
+    retriable: false,
+    summary: 'The schema id named by a record is unknown to the registry.',
+  },
   DECODE_FAILED: { retriable: false, summary: 'A record could not be decoded with its writer schema.' },
-  FEATURE_INVALID: { retriable: false, summary: 'A decoded record cannot be turned into a valid feature vector.' },
+  FEATURE_INVALID: {
+    retriable: false,
+    summary: 'A decoded record cannot be turned into a valid feature vector.',
+  },
   PRODUCE_FAILED: { retriable: true, summary: 'A record could not be produced (acknowledged) to Kafka.' },
   COMMIT_FAILED: { retriable: true, summary: 'Consumer offsets could not be committed.' },
-  MODEL_INVALID: { retriable: false, summary: 'A model artifact failed a load check (shape, checksum, version).' },
-  MODEL_NOT_TRAINED: { retriable: false, summary: 'A model was used for scoring before it was trained or loaded.' },
+  MODEL_INVALID: {
+    retriable: false,
+    summary: 'A model artifact failed a load check (shape, checksum, version).',
+  },
+  MODEL_NOT_TRAINED: {
+    retriable: false,
+    summary: 'A model was used for scoring before it was trained or loaded.',
+  },
   TRAINING_FAILED: { retriable: false, summary: 'Training did not produce a usable model.' },
-  BACKEND_UNAVAILABLE: { retriable: false, summary: 'The requested TensorFlow.js backend cannot be initialised.' },
+  BACKEND_UNAVAILABLE: {
+    retriable: false,
+    summary: 'The requested TensorFlow.js backend cannot be initialised.',
+  },
   INPUT_INVALID: { retriable: false, summary: 'An input file or argument is not in the expected form.' },
   SHUTDOWN: { retriable: false, summary: 'The operation was abandoned because Vigil is shutting down.' },
 } as const;
@@ -51,7 +75,13 @@ export class VigilError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, retriable: this.retriable, details: this.details };
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      details: this.details,
+    };
   }
 }
 
@@ -61,7 +91,12 @@ export function isVigilError(err: unknown, code?: ErrorCode): err is VigilError 
 
 /** Programmer errors are never retried, whatever else is true (kafkajs's rule, for the same reason). */
 export function isProgrammerError(err: unknown): boolean {
-  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError;
+  return (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError
+  );
 }
 
 export function isRetriable(err: unknown): boolean {

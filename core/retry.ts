@@ -25,13 +25,20 @@ export const DEFAULT_RETRY: RetryOptions = {
 };
 
 /** The delay before attempt `attempt + 1` (attempt counts from 1): exponential, capped, with jitter. */
-export function backoffDelay(attempt: number, opts: RetryOptions, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  opts: RetryOptions,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(opts.maxDelayMs, opts.initialDelayMs * opts.factor ** (attempt - 1));
   const spread = base * opts.jitter;
   return Math.max(0, Math.round(base - spread + 2 * spread * random()));
 }
 
-export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Partial<RetryOptions> = {}): Promise<T> {
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: Partial<RetryOptions> = {},
+): Promise<T> {
   const opts: RetryOptions = { ...DEFAULT_RETRY, ...options };
   const shouldRetry = opts.shouldRetry ?? isRetriable;
   for (let attempt = 1; ; attempt++) {
