@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { isVigilError, VigilError } from '../../core/errors.js';
+import { isRetriable, isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
@@ -273,48 +273,53 @@ export class Pipeline {
     i: number,
     now: number,
   ): Item {
-    const { decoder, extractor, metrics } = this.deps;
-    const ctx = (): DeadLetterContext => ({
-      source: { topic: record.topic, partition: record.partition, offset },
-      timestamp: record.timestamp,
-      key: record.key,
-      value: record.value,
-      failedAt: now,
-    });
-    const deadItem = (letter: DeadLetterMessage): Item => {
-      metrics?.recordDeadLetter(letter.value.reason_code as never, letter.value.stage as never);
-      return {
-        record,
-        offset,
-        generation,
-        rows: null,
-        row: 0,
-        entity: '',
-        eventTime: record.timestamp,
-        dead: letter,
-      };
-    };
+    const { decoder, extractor } = this.deps;
+    // Hot path: nothing here allocates beyond the decoded value and the Item; the dead-letter paths (rare) do.
     if (record.value === null) {
-      return deadItem(
-        deadLetterFromError(
-          new VigilError('DECODE_FAILED', 'record has no value (tombstone)'),
-          'decode',
-          ctx(),
-        ),
-      );
+      const e = new VigilError('DECODE_FAILED', 'record has no value (tombstone)');
+      return this.deadItem(record, offset, generation, (c) => deadLetterFromError(e, 'decode', c), now);
     }
     let value: unknown;
     try {
       value = decoder.decode(record.value);
     } catch (err) {
       const e = isVigilError(err) ? err : new VigilError('DECODE_FAILED', String(err), { cause: err });
-      return deadItem(deadLetterFromError(e, 'decode', ctx()));
+      return this.deadItem(record, offset, generation, (c) => deadLetterFromError(e, 'decode', c), now);
     }
     const result = extractor.extractInto(value, rows, i * extractor.width);
-    if (!result.ok) return deadItem(deadLetterFromFeatureFailure(result, ctx()));
+    if (!result.ok) {
+      return this.deadItem(record, offset, generation, (c) => deadLetterFromFeatureFailure(result, c), now);
+    }
     const entity = extractor.entityOf(value) ?? record.key?.toString('utf8') ?? '';
     const eventTime = extractor.eventTimeOf(value) ?? record.timestamp;
     return { record, offset, generation, rows, row: i, entity, eventTime, dead: null };
+  }
+
+  private deadItem(
+    record: KafkaRecord,
+    offset: number,
+    generation: number,
+    letterFor: (ctx: DeadLetterContext) => DeadLetterMessage,
+    now: number,
+  ): Item {
+    const letter = letterFor({
+      source: { topic: record.topic, partition: record.partition, offset },
+      timestamp: record.timestamp,
+      key: record.key,
+      value: record.value,
+      failedAt: now,
+    });
+    this.deps.metrics?.recordDeadLetter(letter.value.reason_code as never, letter.value.stage as never);
+    return {
+      record,
+      offset,
+      generation,
+      rows: null,
+      row: 0,
+      entity: '',
+      eventTime: record.timestamp,
+      dead: letter,
+    };
   }
 
   private applyBackpressure(): void {
@@ -364,10 +369,15 @@ export class Pipeline {
     // Gather the scorable rows into one matrix; dead letters ride along in the same produce.
     const scoredItems: Item[] = [];
     const entities: string[] = [];
-    for (const { value: item } of items) {
-      if (item.rows === null) continue;
-      const n = scoredItems.length;
-      this.matrix.set(item.rows.subarray(item.row * d, item.row * d + d), n * d);
+    const matrix = this.matrix;
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k]!.value;
+      const src = item.rows;
+      if (src === null) continue;
+      // A plain loop, not set(subarray()): a view per row is an allocation per record.
+      const from = item.row * d;
+      const to = scoredItems.length * d;
+      for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
       scoredItems.push(item);
       entities.push(item.entity);
     }
@@ -377,7 +387,7 @@ export class Pipeline {
     const n = scoredItems.length;
     if (n > 0) {
       const t0 = performance.now();
-      const scores = scorer.score(this.matrix, n, entities);
+      const scores = scorer.score(matrix, n, entities);
       const detectedAt = this.clock.now();
       metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
       for (let k = 0; k < n; k++) {
@@ -468,31 +478,52 @@ export class Pipeline {
 
   private async produceTransactionally(batch: Batch<Item>, messages: ProduceMessage[]): Promise<void> {
     const consumer = this.consumer!;
-    const tx = await this.txProducer!.begin();
-    try {
-      if (messages.length > 0) await tx.send(messages);
-      this.acknowledge(batch);
-      const pending = this.tracker.pendingCommits();
-      if (pending.length > 0) {
-        await tx.sendOffsets(
-          consumer,
-          pending.map((p) => ({
-            topic: p.topic,
-            partition: p.partition,
-            offset: BigInt(p.offset),
-            epoch: this.epochs.get(partitionKey(p.topic, p.partition)),
-          })),
-        );
-      }
-      await tx.commit();
-      for (const p of pending) this.tracker.markCommitted(p);
-      this.stats.commits++;
-      this.deps.metrics?.recordCommit(true);
-    } catch (err) {
-      await tx.abort().catch(() => {});
-      this.deps.metrics?.recordCommit(false);
-      throw err;
-    }
+    let acknowledged = false;
+    let commitFailed = false;
+    // A retriable failure before the commit (CONCURRENT_TRANSACTIONS while the coordinator is still completing
+    // the previous transaction, a leader moving) aborts the transaction and runs it again: read_committed
+    // consumers never see an aborted one. A failed commit is not retried: it may have gone through, and only a
+    // restart from the committed offsets is safe then.
+    await retry(
+      async () => {
+        const tx = await this.txProducer!.begin();
+        try {
+          if (messages.length > 0) await tx.send(messages);
+          if (!acknowledged) {
+            this.acknowledge(batch);
+            acknowledged = true;
+          }
+          const pending = this.tracker.pendingCommits();
+          if (pending.length > 0) {
+            await tx.sendOffsets(
+              consumer,
+              pending.map((p) => ({
+                topic: p.topic,
+                partition: p.partition,
+                offset: BigInt(p.offset),
+                epoch: this.epochs.get(partitionKey(p.topic, p.partition)),
+              })),
+            );
+          }
+          commitFailed = true;
+          await tx.commit();
+          commitFailed = false;
+          for (const p of pending) this.tracker.markCommitted(p);
+          this.stats.commits++;
+          this.deps.metrics?.recordCommit(true);
+        } catch (err) {
+          await tx.abort().catch(() => {});
+          this.deps.metrics?.recordCommit(false);
+          throw err;
+        }
+      },
+      {
+        ...PRODUCE_RETRY,
+        shouldRetry: (err) => !commitFailed && isRetriable(err),
+        onRetry: (err, attempt, delay) =>
+          this.log.warn({ err, attempt, delay }, 'transaction failed before its commit; aborted, retrying'),
+      },
+    );
   }
 
   /** Every record of the batch has its outputs acknowledged: it may now be committed, and stops being held. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when they are missing:
 #   openjdk-17-jre-headless and maven: the local Kafka broker and schema registry (deploy/*/…ctl.sh);
-#   kcat, python3-confluent-kafka and python3-avro (interop tests), prometheus (promtool rule checks).
+#   kcat, python3-confluent-kafka, python3-avro and python3-requests (interop tests; confluent_kafka's
+#   schema_registry client needs requests, which Debian's python3-confluent-kafka only suggests),
+#   prometheus (promtool rule checks).
 # Note: Debian 12's kcat and python3-confluent-kafka use librdkafka 2.0.2, whose SCRAM is refused by Kafka 4
 # (fixed in librdkafka 2.6.1); they are fine for PLAINTEXT and SASL PLAIN.
 # The Python packages land in Debian's /usr/bin/python3, which a pyenv or venv python3 on PATH does not see:
@@ -20,6 +22,7 @@ wanted=(
   'kcat:command -v kcat'
   'python3-confluent-kafka:/usr/bin/python3 -c "import confluent_kafka"'
   'python3-avro:/usr/bin/python3 -c "import avro.schema"'
+  'python3-requests:/usr/bin/python3 -c "import requests"'
   'prometheus:command -v promtool'
 )
 

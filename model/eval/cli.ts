@@ -1,0 +1,340 @@
+/**
+ * Command factories for `vigil evaluate`, `vigil train` and `vigil score`. The composition root mounts them
+ * (cli/extra-commands.ts) and passes its environment in; argument parsing and validation live here, the work
+ * in the library functions (evaluate.ts, model/trainer.ts, model/artifact.ts), which take plain options.
+ */
+import { createWriteStream, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { VigilError } from '../../core/errors.js';
+import { type Logger, silentLogger } from '../../core/logger.js';
+import { loadDetector, saveDetector } from '../artifact.js';
+import { BACKEND_NAMES, type BackendPreference, initBackend } from '../backend.js';
+import { readMatrix } from '../io.js';
+import type { SpecOverrides } from '../spec.js';
+import { trainDetector } from '../trainer.js';
+import { BENCHMARK_NAMES, type EvalDataset, loadDataset } from './datasets.js';
+import { EVAL_MODEL_NAMES, modelKindOf, runEvaluation, writeReport } from './evaluate.js';
+import { aucRoc, averagePrecision, confusionOfDecisions } from './metrics.js';
+
+export interface ModelCliDeps {
+  /** The environment (VIGIL_DATA_DIR names the shared data directory). Default: none read. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Where summaries go (default process.stdout). */
+  stdout?: (text: string) => void;
+  logger?: Logger;
+}
+
+function out(deps: ModelCliDeps): (text: string) => void {
+  return deps.stdout ?? ((t) => process.stdout.write(t));
+}
+
+/** Parse a numeric option once, naming the key in the error. */
+export function numberOption(
+  key: string,
+  value: string | undefined,
+  check: { int?: boolean; min?: number; max?: number } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(v) &&
+    (!check.int || Number.isInteger(v)) &&
+    (check.min === undefined || v >= check.min) &&
+    (check.max === undefined || v <= check.max);
+  if (!ok) {
+    const allowed = `${check.int ? 'an integer' : 'a number'}${check.min !== undefined ? ` ≥ ${check.min}` : ''}${
+      check.max !== undefined ? ` ≤ ${check.max}` : ''
+    }`;
+    throw new VigilError('CONFIG_INVALID', `--${key} must be ${allowed}, got "${value}".`, {
+      details: { key, value, allowed },
+    });
+  }
+  return v;
+}
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'TensorFlow.js backend')
+    .choices(['auto', ...BACKEND_NAMES])
+    .default('auto');
+}
+
+function modelOption(): Option {
+  return new Option('--model <kind>', 'autoencoder variant').choices([...EVAL_MODEL_NAMES]).default('dense');
+}
+
+function pct(x: number): string {
+  return Number.isFinite(x) ? (100 * x).toFixed(2) : '–';
+}
+
+interface EvaluateFlags {
+  data: string;
+  model: string;
+  out: string;
+  json?: string;
+  seed: string;
+  dataDir?: string;
+  trainRows?: string;
+  trainFraction?: string;
+  window?: string;
+  epochs?: string;
+  backend: string;
+}
+
+/** `vigil evaluate --data <csv|name> [--model …] [--out report.html] [--seed n]`. */
+export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
+  return new Command('evaluate')
+    .description(
+      `Train and score under the shared/data protocol and write an HTML report. --data is a CSV with a label column ` +
+        `(and a split column, or --train-rows/--train-fraction) or one of: ${BENCHMARK_NAMES.join(', ')}.`,
+    )
+    .requiredOption('--data <csv|name>', 'labelled CSV file or benchmark name')
+    .addOption(modelOption())
+    .option('--out <file>', 'HTML report', 'vigil-evaluation.html')
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--seed <n>', 'model seed', '42')
+    .option('--data-dir <dir>', 'shared data directory (default $VIGIL_DATA_DIR or ../shared/data)')
+    .option('--train-rows <n>', 'CSV without a split column: train on the first n rows')
+    .option('--train-fraction <f>', 'CSV without a split column: train on this share of leading rows')
+    .option('--window <n>', 'CSV: rows per record (default 1)')
+    .option('--epochs <n>', 'most training epochs (default: the trainer default)')
+    .addOption(backendOption())
+    .action(async (flags: EvaluateFlags) => {
+      const print = out(deps);
+      const seed = numberOption('seed', flags.seed, { int: true, min: 0 })!;
+      const epochs = numberOption('epochs', flags.epochs, { int: true, min: 1 });
+      const trainRows = numberOption('train-rows', flags.trainRows, { int: true, min: 1 });
+      const trainFraction = numberOption('train-fraction', flags.trainFraction, { min: 0, max: 1 });
+      const window = numberOption('window', flags.window, { int: true, min: 1 });
+      const dataDir = flags.dataDir ?? deps.env?.['VIGIL_DATA_DIR'];
+      const ds: EvalDataset = loadDataset(flags.data, {
+        ...(dataDir ? { dataDir } : {}),
+        ...(trainRows !== undefined ? { trainRows } : {}),
+        ...(trainFraction !== undefined ? { trainFraction } : {}),
+        ...(window !== undefined ? { window } : {}),
+      });
+      await initBackend({
+        preference: flags.backend as BackendPreference,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      });
+      const model = { kind: modelKindOf(flags.model) } as SpecOverrides;
+      const run = await runEvaluation([ds], {
+        model,
+        modelLabel: flags.model,
+        seed,
+        ...(epochs !== undefined ? { train: { epochs } } : {}),
+        onSplit: (e) => {
+          if (e.phase === 'done' && e.result) {
+            const r = e.result;
+            print(
+              `${e.dataset} ${e.split}: AUC-ROC ${pct(r.aucRoc)} %, AUC-PR ${pct(r.aucPr)} %, F1 at threshold ${pct(
+                r.calibrated.f1,
+              )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), ${r.trainSeconds.toFixed(1)} s training\n`,
+            );
+          }
+        },
+      });
+      const file = writeReport(run, flags.out);
+      if (flags.json) writeFileSync(flags.json, `${JSON.stringify(run, null, 2)}\n`);
+      const m = run.datasets[0]!.mean;
+      print(
+        `${ds.title}: mean AUC-ROC ${pct(m.aucRoc)} %, AUC-PR ${pct(m.aucPr)} %, F1 ${pct(m.f1)} %; report ${file}\n`,
+      );
+    });
+}
+
+interface TrainFlags {
+  data: string;
+  out: string;
+  model: string;
+  seed: string;
+  epochs?: string;
+  batchSize?: string;
+  thresholdQuantile?: string;
+  trim?: string;
+  entityColumn?: string;
+  labelColumn: string;
+  id?: string;
+  overwrite?: boolean;
+  backend: string;
+}
+
+/** `vigil train --data file.csv --out artifactDir`. */
+export function createTrainCommand(deps: ModelCliDeps = {}): Command {
+  return new Command('train')
+    .description(
+      'Train a model on a CSV or Avro file and save the artifact. Features: every column but label, timestamp, ' +
+        'split (and the entity column). With a split column only train rows are used; rows labelled 1 are left out.',
+    )
+    .requiredOption('--data <file>', 'CSV (header row) or .avro container file')
+    .requiredOption('--out <dir>', 'artifact directory to write')
+    .addOption(modelOption())
+    .option('--seed <n>', 'seed', '42')
+    .option('--epochs <n>', 'most epochs')
+    .option('--batch-size <n>', 'mini-batch size')
+    .option('--threshold-quantile <q>', 'threshold at this quantile of held-out normal scores (default 0.99)')
+    .option(
+      '--trim <f>',
+      'drop this share of worst-reconstructed training rows and refit (contaminated data)',
+    )
+    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
+    .option('--label-column <name>', 'label column (rows labelled 1 are not trained on)', 'label')
+    .option('--id <name>', 'model id recorded in the artifact')
+    .option('--overwrite', 'replace an existing artifact directory')
+    .addOption(backendOption())
+    .action(async (flags: TrainFlags) => {
+      const print = out(deps);
+      const seed = numberOption('seed', flags.seed, { int: true, min: 0 })!;
+      const epochs = numberOption('epochs', flags.epochs, { int: true, min: 1 });
+      const batchSize = numberOption('batch-size', flags.batchSize, { int: true, min: 1 });
+      const quantile = numberOption('threshold-quantile', flags.thresholdQuantile, {
+        min: 0.5,
+        max: 0.999999,
+      });
+      const trim = numberOption('trim', flags.trim, { min: 0, max: 0.5 });
+      const m = await readMatrix(flags.data, {
+        labelColumn: flags.labelColumn,
+        keepColumns: ['split'],
+        ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
+      });
+      const split = m.columns['split'];
+      const keep: number[] = [];
+      let droppedAnomalies = 0;
+      for (let i = 0; i < m.n; i++) {
+        if (split !== undefined && split.length === m.n && !['train', '0'].includes(split[i]!.trim()))
+          continue;
+        if (m.labels?.[i] === 1) {
+          droppedAnomalies++;
+          continue;
+        }
+        keep.push(i);
+      }
+      const rows = new Float32Array(keep.length * m.d);
+      keep.forEach((r, k) => {
+        rows.set(m.rows.subarray(r * m.d, (r + 1) * m.d), k * m.d);
+      });
+      const entities = m.entities ? keep.map((r) => m.entities![r]!) : undefined;
+      await initBackend({
+        preference: flags.backend as BackendPreference,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      });
+      const t0 = performance.now();
+      const detector = await trainDetector(rows, keep.length, m.d, {
+        featureNames: m.featureNames,
+        model: { kind: modelKindOf(flags.model) } as SpecOverrides,
+        seed,
+        ...(epochs !== undefined ? { epochs } : {}),
+        ...(batchSize !== undefined ? { batchSize } : {}),
+        ...(quantile !== undefined ? { threshold: { quantile } } : {}),
+        ...(trim !== undefined ? { trimFraction: trim } : {}),
+        ...(entities ? { entities } : {}),
+        ...(flags.id ? { id: flags.id } : {}),
+        logger: deps.logger ?? silentLogger(),
+      });
+      try {
+        await saveDetector(detector, flags.out, { overwrite: flags.overwrite ?? false });
+        const t = detector.state.training;
+        print(
+          `trained ${detector.spec.kind} on ${keep.length} rows × ${m.d} features` +
+            (droppedAnomalies > 0 ? ` (${droppedAnomalies} rows labelled anomalous left out)` : '') +
+            `: ${t.epochsRun} epochs (best ${t.bestEpoch}), threshold ${detector.calibration.threshold.toPrecision(4)}` +
+            ` at the ${detector.calibration.quantile} quantile of ${t.calibratedOn} scores, ` +
+            `${((performance.now() - t0) / 1000).toFixed(1)} s; saved to ${path.resolve(flags.out)}\n`,
+        );
+      } finally {
+        detector.dispose();
+      }
+    });
+}
+
+interface ScoreFlags {
+  model: string;
+  data: string;
+  out?: string;
+  entityColumn?: string;
+  labelColumn: string;
+  backend: string;
+  batch: string;
+}
+
+/** `vigil score --model artifactDir --data file.csv [--out scores.csv]`. */
+export function createScoreCommand(deps: ModelCliDeps = {}): Command {
+  return new Command('score')
+    .description(
+      'Score a CSV or Avro file with a saved model: one output line per row (score, severity, decision, threshold, ' +
+        'the feature with the largest share of the error). With a label column, prints AUC-ROC, AUC-PR and F1.',
+    )
+    .requiredOption('--model <dir>', 'artifact directory (vigil train --out)')
+    .requiredOption('--data <file>', 'CSV or .avro file with the model’s feature columns')
+    .option('--out <file>', 'output CSV (default: standard output)')
+    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
+    .option('--label-column <name>', 'label column, if any', 'label')
+    .option('--batch <n>', 'rows per scoring call', '4096')
+    .addOption(backendOption())
+    .action(async (flags: ScoreFlags) => {
+      const print = out(deps);
+      const batch = numberOption('batch', flags.batch, { int: true, min: 1 })!;
+      await initBackend({
+        preference: flags.backend as BackendPreference,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      });
+      const detector = await loadDetector(flags.model, { maxBatch: batch });
+      try {
+        const names = detector.identity.featureNames;
+        const m = await readMatrix(flags.data, {
+          features: names,
+          labelColumn: flags.labelColumn,
+          ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
+        });
+        const sink = flags.out ? createWriteStream(flags.out) : undefined;
+        const write = (text: string) => (sink ? sink.write(text) : print(text));
+        write('row,score,severity,is_anomaly,threshold,top_feature\n');
+        const allScores = new Float32Array(m.n);
+        const allFlags = new Uint8Array(m.n);
+        for (let s = 0; s < m.n; s += batch) {
+          const k = Math.min(batch, m.n - s);
+          const ents = m.entities?.slice(s, s + k);
+          const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
+          allScores.set(r.scores, s);
+          allFlags.set(r.isAnomaly, s);
+          let text = '';
+          for (let i = 0; i < k; i++) {
+            let top = 0;
+            for (let j = 1; j < m.d; j++)
+              if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
+            text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
+          }
+          write(text);
+        }
+        if (sink)
+          await new Promise<void>((resolve, reject) =>
+            sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          );
+        let flagged = 0;
+        for (const f of allFlags) flagged += f;
+        let summary = `scored ${m.n} rows with ${detector.identity.id}@${detector.identity.version}: ${flagged} flagged`;
+        if (m.labels) {
+          const c = confusionOfDecisions(allFlags, m.labels);
+          summary += `; AUC-ROC ${pct(aucRoc(allScores, m.labels))} %, AUC-PR ${pct(averagePrecision(allScores, m.labels))} %, F1 at threshold ${pct(c.f1)} %`;
+        }
+        // Keep stdout clean for the CSV when it goes there.
+        if (sink) print(`${summary}\n`);
+        else (deps.logger ?? silentLogger()).info(summary);
+      } finally {
+        detector.dispose();
+      }
+    });
+}
+
+/** The three commands, for cli/extra-commands.ts. */
+export function createModelCommands(deps: ModelCliDeps = {}): Command[] {
+  return [createTrainCommand(deps), createScoreCommand(deps), createEvaluateCommand(deps)];
+}
+
+/** Run `evaluate` with its own argv (no `vigil evaluate` prefix), e.g. from a script. */
+export async function runEvaluateCli(argv: readonly string[], deps: ModelCliDeps = {}): Promise<void> {
+  await createEvaluateCommand(deps)
+    .exitOverride()
+    .parseAsync([...argv], { from: 'user' });
+}

@@ -1,0 +1,351 @@
+/**
+ * Run the evaluation protocol (shared/data/README.md) with a Vigil model: per split, train a Detector on the
+ * training records only (the Detector fits its scaler on them), score every test record, and report AUC-ROC,
+ * AUC-PR (average precision), and F1 at the Detector's own calibrated threshold — which it chose from held-out
+ * training rows, never from test labels. Best-F1 is computed too and always reported as such, beside.
+ *
+ * Library code: no argv, no environment, no files except through writeReport.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { VigilError } from '../../core/errors.js';
+import { type BackendPreference, currentBackend, initBackend } from '../backend.js';
+import type { Detector } from '../detector.js';
+import { MODEL_KINDS, type ModelKind, type SpecOverrides } from '../spec.js';
+import { type TrainDetectorOptions, trainDetector } from '../trainer.js';
+import type { BatchScores } from '../types.js';
+import type { EvalDataset, EvalSplit } from './datasets.js';
+import { confusionAt, prCurve, quantile, rankingReport, rocCurve, thresholdCounts } from './metrics.js';
+import { renderReportHtml } from './report.js';
+import {
+  type DatasetResult,
+  type EvaluationRun,
+  meanOfSplits,
+  plotCurves,
+  type SplitResult,
+  scoreHistogram,
+} from './results.js';
+
+/** Model names accepted on the command line; `conv` is short for conv1d. */
+export const EVAL_MODEL_NAMES = ['dense', 'denoising', 'vae', 'conv'] as const;
+export type EvalModelName = (typeof EVAL_MODEL_NAMES)[number];
+
+export function modelKindOf(name: string): ModelKind {
+  const kind = name === 'conv' ? 'conv1d' : name;
+  if (!(MODEL_KINDS as readonly string[]).includes(kind)) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `Unknown model "${name}"; expected one of ${EVAL_MODEL_NAMES.join(', ')}.`,
+      {
+        details: { model: name },
+      },
+    );
+  }
+  return kind as ModelKind;
+}
+
+/** Training options the evaluation passes through (everything but what the protocol fixes per split). */
+export type EvalTrainOptions = Omit<
+  TrainDetectorOptions,
+  'featureNames' | 'entities' | 'model' | 'seed' | 'signal'
+>;
+
+export interface EvaluateOptions {
+  /** Variant and architecture overrides. Default the dense autoencoder with its defaults. */
+  model?: SpecOverrides;
+  /** Seed for the model (weights, shuffling, validation split). Default 42. */
+  seed?: number;
+  train?: EvalTrainOptions;
+  /** Histogram bins in the report. Default 40. */
+  histogramBins?: number;
+  /** Most points per plotted curve. Default 200. */
+  curvePoints?: number;
+  signal?: AbortSignal;
+  /**
+   * Score post-processing to evaluate before proposing it for the Detector (off by default). When set, the
+   * threshold for "F1 at threshold" is the 0.99 quantile of the training records' post-processed scores.
+   */
+  postprocess?: ScorePostprocess;
+  /** Called when a split starts and ends (for progress output). */
+  onSplit?: (event: {
+    dataset: string;
+    split: string;
+    phase: 'start' | 'done';
+    result?: SplitResult;
+  }) => void;
+}
+
+export interface ScorePostprocess {
+  /**
+   * Divide each feature's squared error by its mean over the training records before averaging, so a feature
+   * the model reconstructs poorly even on normal data (a rare binary flag, a noisy sensor) does not dominate.
+   */
+  featureNormalise?: boolean;
+  /**
+   * Ordered data: a causal exponentially weighted moving average of the scores with this half-life in records
+   * (telemanom smooths its errors the same way). Train and test continue one series where the data set says so.
+   */
+  ewmaHalfLife?: number;
+}
+
+/** Per-record squared error per feature, recovered from BatchScores (contributions × score × d). */
+function featureErrors(r: BatchScores): Float32Array {
+  const out = new Float32Array(r.n * r.d);
+  for (let i = 0; i < r.n; i++) {
+    const total = r.scores[i]! * r.d;
+    for (let j = 0; j < r.d; j++) out[i * r.d + j] = r.contributions[i * r.d + j]! * total;
+  }
+  return out;
+}
+
+function ewma(scores: Float32Array, halfLife: number, start?: number): { out: Float32Array; last: number } {
+  const alpha = 1 - 2 ** (-1 / halfLife);
+  const out = new Float32Array(scores.length);
+  let level = start ?? scores[0] ?? 0;
+  for (let i = 0; i < scores.length; i++) {
+    level += alpha * (scores[i]! - level);
+    out[i] = level;
+  }
+  return { out, last: level };
+}
+
+/** One split's result plus the raw test scores (kept out of the report, handy for experiments). */
+export interface SplitEvaluation {
+  readonly result: SplitResult;
+  readonly scores: Float32Array;
+  readonly labels: Uint8Array;
+}
+
+/**
+ * The conv1d window for a data set: its own record window when it fits the network's pooling levels, else
+ * the nearest larger one that does (2^levels must divide it), else the model's default.
+ */
+function convOverrides(ds: EvalDataset, model: SpecOverrides & { kind: 'conv1d' }): SpecOverrides {
+  if (model.window !== undefined || ds.window <= 1) return model;
+  const levels = model.filters?.length ?? 2;
+  const step = 2 ** levels;
+  return { ...model, window: Math.ceil(ds.window / step) * step };
+}
+
+/** Train on the split's training records and score its test records. */
+async function trainAndScore(
+  ds: EvalDataset,
+  split: EvalSplit,
+  options: EvaluateOptions,
+): Promise<{
+  detector: Detector;
+  scores: Float32Array;
+  trainSeconds: number;
+  scoreSeconds: number;
+  postThreshold?: number;
+}> {
+  const model = options.model ?? { kind: 'dense' };
+  const common = {
+    ...options.train,
+    seed: options.seed ?? 42,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const t0 = performance.now();
+  if (model.kind === 'conv1d') {
+    // conv1d builds its own windows from plain rows (one entity, in time order), so it is given the series.
+    const s = split.series;
+    if (s === undefined) {
+      throw new VigilError(
+        'INPUT_INVALID',
+        `The conv1d model needs ordered data; ${ds.name} is tabular (rows in no time order).`,
+      );
+    }
+    const names = ds.featureNames.slice(ds.d - ds.rowWidth);
+    const detector = await trainDetector(s.train, s.nTrain, ds.rowWidth, {
+      ...common,
+      featureNames: names,
+      model: convOverrides(ds, model),
+    });
+    const t1 = performance.now();
+    // One series cut in two: the first test windows look back into the training rows, as a live stream would.
+    // A separate recording starts with an empty history.
+    detector.resetHistory();
+    if (s.testFollowsTrain) detector.scoreOnly(s.train, s.nTrain);
+    const scores = detector.scoreOnly(s.test, s.nTest);
+    return {
+      detector,
+      scores,
+      trainSeconds: (t1 - t0) / 1000,
+      scoreSeconds: (performance.now() - t1) / 1000,
+    };
+  }
+  const detector = await trainDetector(split.train, split.nTrain, ds.d, {
+    ...common,
+    featureNames: ds.featureNames,
+    model,
+  });
+  const t1 = performance.now();
+  if (options.postprocess) {
+    const post = postprocessScores(
+      detector.score(split.train, split.nTrain),
+      detector.score(split.test, split.nTest),
+      // Smoothing across rows only means something where rows are in time order.
+      ds.ordered ? options.postprocess : { ...options.postprocess, ewmaHalfLife: 0 },
+      split.series?.testFollowsTrain ?? false,
+    );
+    return {
+      detector,
+      ...post,
+      trainSeconds: (t1 - t0) / 1000,
+      scoreSeconds: (performance.now() - t1) / 1000,
+    };
+  }
+  const scores = detector.scoreOnly(split.test, split.nTest);
+  return { detector, scores, trainSeconds: (t1 - t0) / 1000, scoreSeconds: (performance.now() - t1) / 1000 };
+}
+
+/** Apply the experimental post-processing; the threshold comes from the training records' processed scores. */
+function postprocessScores(
+  train: BatchScores,
+  test: BatchScores,
+  post: ScorePostprocess,
+  testFollowsTrain: boolean,
+): { scores: Float32Array; postThreshold: number } {
+  let trainScores = train.scores;
+  let testScores = test.scores;
+  if (post.featureNormalise) {
+    const d = train.d;
+    const trainSq = featureErrors(train);
+    const mean = new Float64Array(d);
+    for (let i = 0; i < train.n; i++) for (let j = 0; j < d; j++) mean[j] = mean[j]! + trainSq[i * d + j]!;
+    const w = Float64Array.from(mean, (m) => (m > 0 ? train.n / m : 0));
+    const norm = (sq: Float32Array, n: number) => {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        let acc = 0;
+        for (let j = 0; j < d; j++) acc += sq[i * d + j]! * w[j]!;
+        out[i] = acc / d;
+      }
+      return out;
+    };
+    trainScores = norm(trainSq, train.n);
+    testScores = norm(featureErrors(test), test.n);
+  }
+  if (post.ewmaHalfLife !== undefined && post.ewmaHalfLife > 0) {
+    const tr = ewma(trainScores, post.ewmaHalfLife);
+    trainScores = tr.out;
+    testScores = ewma(testScores, post.ewmaHalfLife, testFollowsTrain ? tr.last : undefined).out;
+  }
+  return { scores: testScores, postThreshold: quantile(trainScores, 0.99) };
+}
+
+export async function evaluateSplit(
+  ds: EvalDataset,
+  split: EvalSplit,
+  options: EvaluateOptions = {},
+): Promise<SplitEvaluation> {
+  const { detector, scores, trainSeconds, scoreSeconds, postThreshold } = await trainAndScore(
+    ds,
+    split,
+    options,
+  );
+  try {
+    const labels = split.testLabels;
+    const counts = thresholdCounts(scores, labels);
+    const ranking = rankingReport(scores, labels);
+    const cal = detector.calibration;
+    const threshold = postThreshold ?? cal.threshold;
+    // The Detector flags score > threshold (CompiledThresholds.apply); the same rule here.
+    const atThreshold = confusionAt(scores, labels, threshold);
+    const training = detector.state.training;
+    const result: SplitResult = {
+      split: split.name,
+      nTrain: split.nTrain,
+      nTest: split.nTest,
+      positives: ranking.positives,
+      aucRoc: ranking.aucRoc,
+      aucPr: ranking.aucPr,
+      calibrated: {
+        threshold,
+        rule:
+          postThreshold !== undefined
+            ? `post-processed scores (${JSON.stringify(options.postprocess)}): the 0.99 quantile of the training records' processed scores`
+            : `the model's calibrated threshold: the ${cal.quantile} quantile of ${training.calibratedOn} scores (${
+                training.calibratedOn === 'validation'
+                  ? `${training.validationRows} held-out training rows`
+                  : 'training rows'
+              })`,
+        precision: atThreshold.precision,
+        recall: atThreshold.recall,
+        f1: atThreshold.f1,
+        flaggedRate: (atThreshold.tp + atThreshold.fp) / split.nTest,
+      },
+      bestF1: ranking.bestF1,
+      ...plotCurves(rocCurve(scores, labels, counts), prCurve(scores, labels, counts), options.curvePoints),
+      histogram: scoreHistogram(scores, labels, options.histogramBins, threshold),
+      trainSeconds,
+      scoreSeconds,
+      epochs: training.epochsRun,
+    };
+    return { result, scores, labels };
+  } finally {
+    detector.dispose();
+  }
+}
+
+export async function evaluateDataset(
+  ds: EvalDataset,
+  options: EvaluateOptions = {},
+): Promise<DatasetResult> {
+  const splits: SplitResult[] = [];
+  for (const split of ds.splits) {
+    options.onSplit?.({ dataset: ds.name, split: split.name, phase: 'start' });
+    const { result } = await evaluateSplit(ds, split, options);
+    options.onSplit?.({ dataset: ds.name, split: split.name, phase: 'done', result });
+    splits.push(result);
+  }
+  let protocol = ds.protocol;
+  const model = options.model ?? { kind: 'dense' };
+  if (model.kind === 'conv1d' && ds.window > 1) {
+    const w = (convOverrides(ds, model) as { window?: number }).window;
+    if (w !== ds.window)
+      protocol += ` The conv1d model reads windows of ${w} rows (its pooling needs a multiple of 2^levels).`;
+  }
+  return {
+    dataset: ds.name,
+    title: ds.title,
+    protocol,
+    source: ds.source,
+    d: ds.d,
+    splits,
+    mean: meanOfSplits(splits),
+  };
+}
+
+export interface RunEvaluationOptions extends EvaluateOptions {
+  /** tfjs backend. Default auto (wasm here). */
+  backend?: BackendPreference;
+  /** Label for the report; default the model kind. */
+  modelLabel?: string;
+}
+
+export async function runEvaluation(
+  datasets: readonly EvalDataset[],
+  options: RunEvaluationOptions = {},
+): Promise<EvaluationRun> {
+  const backend = currentBackend() ?? (await initBackend({ preference: options.backend ?? 'auto' }));
+  const model = options.model ?? { kind: 'dense' };
+  const results: DatasetResult[] = [];
+  for (const ds of datasets) results.push(await evaluateDataset(ds, options));
+  return {
+    createdAt: new Date().toISOString(),
+    model: options.modelLabel ?? model.kind,
+    modelConfig: { model, seed: options.seed ?? 42, train: options.train ?? {} },
+    seed: options.seed ?? 42,
+    backend: `${backend.name}${backend.simd !== undefined ? (backend.simd ? ' (SIMD)' : ' (no SIMD)') : ''} / tfjs ${backend.tfjsVersion}`,
+    datasets: results,
+  };
+}
+
+/** Write the HTML report (creating its directory) and return its path. */
+export function writeReport(run: EvaluationRun, file: string): string {
+  const out = path.resolve(file);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, renderReportHtml(run));
+  return out;
+}
