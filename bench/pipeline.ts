@@ -1,0 +1,566 @@
+/**
+ * Pipeline benchmark (issue #3, performance): throughput, latency, memory and a CPU profile of the detection
+ * pipeline on a broker of its own, for each transport, beside that transport's pass-through ceiling measured in
+ * the same run. Writes the "Pipeline" section of bench/RESULTS.md.
+ *
+ *   npx tsx bench/pipeline.ts [--transport kafkajs|rdkafka|both] [--records N]
+ *       [--phases consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
+ *       [--latency-seconds 20] [--latency-rate R] [--batching '{"maxRecords":2000}'] [--in-flight N]
+ *       [--fetch N] [--linger MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
+ *       [--label text] [--worker-flags '--trace-gc']
+ *
+ * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
+ * features from the sensor-reading preset (35 columns), a small dense autoencoder trained on normal readings.
+ * Pipeline settings are the service's defaults (core/config/schema.ts) unless overridden.
+ *
+ * Phases, each in a forked process of its own (bench/lib/worker.ts):
+ *   consume      consume → commit, nothing else: the transport's consume ceiling
+ *   passthrough  consume → produce every record → commit after ack: the pass-through ceiling
+ *   e2e          the real Pipeline draining the backlog, at-least-once; steady rate = 10%→90% of the backlog
+ *   profile      e2e again under the V8 CPU profiler (inspector), summarised by stage (bench/lib/profile.ts)
+ *   latency      a paced producer (own process) at half the e2e rate; every record's produce timestamp →
+ *                outputs-acknowledged latency, as the pipeline's own latency metric measures it
+ *   memory       the Pipeline draining `memory-factor` × records; RSS sampled every 250 ms
+ */
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TransportKind } from '../connector/transport/types.js';
+import { ConfigSchema } from '../core/config/schema.js';
+import { type BenchBroker, startBroker } from './lib/broker.js';
+import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './lib/load.js';
+import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
+import { ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
+import { fmtInt, fmtMiB, plateau } from './lib/stats.js';
+import type { Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
+import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const WORK = path.join(REPO, '.vigil/bench-pipeline');
+
+// ------------------------------------------------------------------ arguments
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+const TRANSPORTS: TransportKind[] = (() => {
+  const t = arg('transport', 'both');
+  if (t === 'both') return ['kafkajs', 'rdkafka'];
+  if (t === 'kafkajs' || t === 'rdkafka') return [t];
+  throw new Error(`--transport must be kafkajs, rdkafka or both, got ${t}`);
+})();
+const RECORDS = Number(arg('records', '300000'));
+const PHASES = new Set(arg('phases', 'consume,passthrough,e2e,profile,latency,memory').split(','));
+const MEMORY_FACTOR = Number(arg('memory-factor', '10'));
+const LATENCY_SECONDS = Number(arg('latency-seconds', '20'));
+const LATENCY_WARMUP_MS = 3_000;
+const LATENCY_RATE = arg('latency-rate', '');
+const PARTITIONS = Number(arg('partitions', '3'));
+const PORT = Number(arg('port', '19792'));
+/** Use a running broker instead of starting one (development; figures for RESULTS.md use a fresh one). */
+const BOOTSTRAP = arg('bootstrap', '');
+/** Extra node flags for the measured processes (e.g. --trace-gc), space-separated. */
+const WORKER_FLAGS = arg('worker-flags', '').split(' ').filter(Boolean);
+const WRITE = !flag('no-write');
+const LABEL = arg('label', '');
+
+const CONFIG_DEFAULTS = {
+  batching: ConfigSchema.shape.batching.parse(undefined),
+  producer: ConfigSchema.shape.kafka.parse(undefined).producer,
+};
+const BATCHING = { ...CONFIG_DEFAULTS.batching, ...(JSON.parse(arg('batching', '{}')) as object) };
+const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-flight', ''));
+const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
+const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)));
+/** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
+const PASSTHROUGH_FETCH = FETCH ?? 2000;
+
+if (!(RECORDS > 0)) throw new Error('--records must be a positive number');
+
+// ------------------------------------------------------------------ helpers
+
+const log = (...parts: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...parts);
+let seq = 0;
+const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
+
+function runningBrokerPid(): number {
+  try {
+    return Number(readFileSync(path.join(REPO, '.vigil/kafka-bench/kafka.pid'), 'utf8').trim());
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface Run {
+  readonly result: JobResult;
+  readonly profile?: string;
+}
+
+function runWorker(
+  job: Job,
+  options: { onStarted?: (send: (m: unknown) => void) => void } = {},
+): Promise<Run> {
+  const execArgv = [...process.execArgv, ...WORKER_FLAGS];
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(HERE, 'lib/worker.ts'), [JSON.stringify(job)], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: JobResult | undefined;
+    let error: string | undefined;
+    child.on('message', (m: { type: string; result?: JobResult; message?: string }) => {
+      if (m.type === 'started') options.onStarted?.((msg) => child.send(msg as never));
+      else if (m.type === 'result') result = m.result;
+      else if (m.type === 'error') error = m.message;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (result === undefined) {
+        reject(new Error(`worker (${job.mode}) exited with ${code}: ${error ?? 'no result'}`));
+        return;
+      }
+      const profile = job.mode === 'pipeline' ? job.profile : undefined;
+      resolve({ result, ...(profile !== undefined && existsSync(profile) ? { profile } : {}) });
+    });
+  });
+}
+
+function runPaced(job: PacedJob): Promise<PacedResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(HERE, 'lib/paced-producer.ts'), [JSON.stringify(job)], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: PacedResult | undefined;
+    child.on('message', (m: { type: string; result: PacedResult }) => {
+      if (m.type === 'result') result = m.result;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      result === undefined ? reject(new Error(`paced producer exited with ${code}`)) : resolve(result),
+    );
+  });
+}
+
+/** CPU cost per record: contention from other processes slows a run down but barely changes this. */
+function costs(run: Run): string {
+  const r = run.result;
+  const us = (cpu: number) => ((cpu * 1000) / Math.max(1, r.done)).toFixed(2);
+  return `CPU µs/record: process ${us(r.cpuMs)}, main thread ${us(r.mainCpuMs)} (event loop ${(r.elu * 100).toFixed(0)}% busy), broker ${us(r.brokerCpuMs)}`;
+}
+
+interface Rates {
+  readonly overall: number;
+  /** Between 10% and 90% of the backlog: without group join, JIT warm-up and the drain's tail. */
+  readonly steady: number;
+}
+
+function rates(r: JobResult, total: number): Rates {
+  const overall = (r.done * 1000) / r.elapsedMs;
+  const at = (share: number) => r.progress.find((p) => p.done >= share * total)?.t;
+  const t10 = at(0.1);
+  const t90 = at(0.9);
+  const steady =
+    t10 !== undefined && t90 !== undefined && t90 > t10 ? (0.8 * total * 1000) / (t90 - t10) : overall;
+  return { overall, steady };
+}
+
+// ------------------------------------------------------------------ phases
+
+interface TransportResults {
+  consume?: { rates: Rates; run: Run };
+  passthrough?: { rates: Rates; run: Run };
+  e2e?: { rates: Rates; run: Run };
+  profile?: { rates: Rates; summary: ProfileSummary; file: string };
+  latency?: { rate: number; paced: PacedResult; run: Run };
+  memory?: { rates: Rates; run: Run; records: number };
+}
+
+const common = (transport: TransportKind, broker: BenchBroker, inTopic: string, total: number) => ({
+  transport,
+  bootstrap: broker.bootstrap,
+  inTopic,
+  groupId: unique(`bench-${transport}`),
+  total,
+  memorySampleMs: 250,
+  timeoutMs: 600_000,
+  brokerPid: broker.pid,
+});
+
+function passthroughJob(
+  transport: TransportKind,
+  broker: BenchBroker,
+  inTopic: string,
+  outTopic: string | null,
+): PassthroughJob {
+  return {
+    ...common(transport, broker, inTopic, RECORDS),
+    mode: 'passthrough',
+    outTopic,
+    maxBatchRecords: PASSTHROUGH_FETCH,
+    maxInFlightPerPartition: 4,
+    lingerMs: LINGER_MS,
+  };
+}
+
+async function pipelineJob(
+  transport: TransportKind,
+  broker: BenchBroker,
+  inTopic: string,
+  total: number,
+  latency: boolean,
+): Promise<PipelineJob> {
+  const anomaliesTopic = unique('bench-anomalies');
+  const deadLetterTopic = unique('bench-dlq');
+  await createTopics(broker.bootstrap, [anomaliesTopic, deadLetterTopic], PARTITIONS);
+  return {
+    ...common(transport, broker, inTopic, total),
+    mode: 'pipeline',
+    anomaliesTopic,
+    deadLetterTopic,
+    modelDir: path.join(WORK, 'model'),
+    batching: BATCHING,
+    ...(IN_FLIGHT === undefined ? {} : { maxInFlightBatches: IN_FLIGHT }),
+    ...(FETCH === undefined ? {} : { maxFetchRecords: FETCH }),
+    lingerMs: LINGER_MS,
+    latency,
+  };
+}
+
+async function measure(
+  transport: TransportKind,
+  broker: BenchBroker,
+  backlog: string,
+  bigBacklog: string | undefined,
+): Promise<TransportResults> {
+  const out: TransportResults = {};
+  if (PHASES.has('consume')) {
+    const run = await runWorker(passthroughJob(transport, broker, backlog, null));
+    out.consume = { run, rates: rates(run.result, RECORDS) };
+    log(transport, 'consume → commit', fmtInt(out.consume.rates.steady), 'rec/s steady;', costs(run));
+  }
+  if (PHASES.has('passthrough')) {
+    const outTopic = unique('bench-passthrough-out');
+    await createTopics(broker.bootstrap, [outTopic], PARTITIONS);
+    const run = await runWorker(passthroughJob(transport, broker, backlog, outTopic));
+    out.passthrough = { run, rates: rates(run.result, RECORDS) };
+    log(transport, 'pass-through', fmtInt(out.passthrough.rates.steady), 'rec/s steady;', costs(run));
+  }
+  if (PHASES.has('e2e')) {
+    const run = await runWorker(await pipelineJob(transport, broker, backlog, RECORDS, false));
+    out.e2e = { run, rates: rates(run.result, RECORDS) };
+    log(transport, 'end-to-end', fmtInt(out.e2e.rates.steady), 'rec/s steady;', costs(run), run.result.stats);
+  }
+  if (PHASES.has('profile')) {
+    const file = path.join(WORK, `pipeline-${transport}.cpuprofile`);
+    rmSync(file, { force: true });
+    const job = await pipelineJob(transport, broker, backlog, RECORDS, false);
+    const run = await runWorker({ ...job, profile: file });
+    if (run.profile === undefined) throw new Error('no .cpuprofile written');
+    out.profile = {
+      rates: rates(run.result, RECORDS),
+      summary: summarizeProfile(run.profile),
+      file: run.profile,
+    };
+    log(transport, 'profiled end-to-end', fmtInt(out.profile.rates.steady), 'rec/s steady;', run.profile);
+  }
+  if (PHASES.has('latency')) {
+    const max = out.e2e?.rates.steady ?? out.profile?.rates.steady;
+    const rate = LATENCY_RATE !== '' ? Number(LATENCY_RATE) : Math.round((max ?? 20_000) / 2);
+    const topic = unique('bench-paced');
+    await createTopics(broker.bootstrap, [topic], PARTITIONS);
+    const durationMs = LATENCY_WARMUP_MS + LATENCY_SECONDS * 1000;
+    const total = Math.round((rate * durationMs) / 1000);
+    let paced: Promise<PacedResult> | undefined;
+    const job = await pipelineJob(transport, broker, topic, total, true);
+    const run = await runWorker(job, {
+      onStarted: (send) => {
+        // Start two seconds out: the group join and the producer's connect happen before the first record.
+        const startAt = Date.now() + 2_000;
+        send({ type: 'window', from: startAt + LATENCY_WARMUP_MS, to: startAt + durationMs, total });
+        paced = runPaced({
+          bootstrap: broker.bootstrap,
+          topic,
+          rate,
+          startAt,
+          durationMs,
+          lingerMs: 1,
+          poolSize: POOL_SIZE,
+        });
+      },
+    });
+    out.latency = { rate, paced: await paced!, run };
+    const l = run.result.latency!;
+    log(
+      transport,
+      `latency at ${fmtInt(rate)} rec/s: p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms; from client p50 ${f1(l.fromClient.p50)} p99 ${f1(l.fromClient.p99)}; delivered to the pipeline p50 ${f1(l.delivered.p50)} p99 ${f1(l.delivered.p99)}; send→ack p50 ${f1(l.send.p50)} p99 ${f1(l.send.p99)} (${l.send.count} sends); event-loop delay p99 ${f1(l.loopDelay.p99)} max ${f1(l.loopDelay.max)}; paced producer acks p50 ${f1(out.latency.paced.ack.p50)} p99 ${f1(out.latency.paced.ack.p99)}, fell behind ≤ ${f1(out.latency.paced.maxBehindMs)} ms`,
+    );
+  }
+  if (PHASES.has('memory') && bigBacklog !== undefined) {
+    const records = RECORDS * MEMORY_FACTOR;
+    const run = await runWorker(await pipelineJob(transport, broker, bigBacklog, records, false));
+    out.memory = { run, rates: rates(run.result, records), records };
+    writeFileSync(path.join(WORK, `memory-${transport}.json`), JSON.stringify(run.result.memory));
+    const p = plateau(run.result.memory);
+    log(
+      transport,
+      `memory: ${fmtInt(records)} records, peak RSS ${fmtMiB(p.peakRss)}, growth ${(p.growth * 100).toFixed(1)}%`,
+    );
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ report
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+/** One decimal; '–' for a missing figure (NaN comes back from the worker as null). */
+const f1 = (x: number | null) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(1));
+const ms = (x: number | null) => (x !== null && Number.isFinite(x) ? `${x.toFixed(1)} ms` : '–');
+/** Cores used: CPU time over wall time. */
+const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : '–');
+
+function report(
+  results: Map<TransportKind, TransportResults>,
+  meta: { startLoad: number[]; endLoad: number[]; loadDuring: number[]; command: string; fillRate: number },
+): string {
+  const m = machineInfo();
+  const lines: string[] = [];
+  lines.push('## Pipeline');
+  lines.push('');
+  lines.push(
+    machineLines(
+      { ...m, loadavg: meta.startLoad },
+      {
+        'load average (1/5/15 min) at end': meta.endLoad.join(' / '),
+        'load average (1 min) sampled during the run, min–max': `${Math.min(...meta.loadDuring).toFixed(2)}–${Math.max(...meta.loadDuring).toFixed(2)} (includes this benchmark's broker and worker, ≈2 when alone)`,
+        command: meta.command,
+        ...(LABEL === '' ? {} : { label: LABEL }),
+        workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
+        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms`,
+      },
+    ),
+  );
+  lines.push('');
+  lines.push(
+    '### Throughput (records/s; steady = 10%→90% of the backlog, overall = first record → last finished)',
+  );
+  lines.push('');
+  const rows: string[][] = [];
+  for (const [kind, r] of results) {
+    const cell = (x?: { rates: Rates; run: Run }) =>
+      x === undefined ? '–' : `${fmtInt(x.rates.steady)} (${fmtInt(x.rates.overall)})`;
+    const ratio =
+      r.e2e !== undefined && r.passthrough !== undefined
+        ? pct(r.e2e.rates.steady / r.passthrough.rates.steady)
+        : '–';
+    const cpu = (x?: { run: Run }) =>
+      x === undefined
+        ? '–'
+        : `${cores(x.run.result.cpuMs, x.run.result.elapsedMs)} (main ${cores(x.run.result.mainCpuMs, x.run.result.elapsedMs)}) / ${cores(x.run.result.brokerCpuMs, x.run.result.elapsedMs)}`;
+    rows.push([kind, cell(r.consume), cell(r.passthrough), cell(r.e2e), ratio, cpu(r.e2e)]);
+  }
+  lines.push(
+    markdownTable(
+      [
+        'transport',
+        'consume → commit',
+        'pass-through (consume → produce → commit)',
+        'end-to-end pipeline',
+        'e2e / pass-through',
+        'e2e cores used: pipeline process (its JS thread) / broker',
+      ],
+      rows,
+    ),
+  );
+  lines.push('');
+  lines.push(
+    'Targets: end-to-end ≥ 90% of the same client’s pass-through; ≥ 150,000 records/s with rdkafka.',
+  );
+  const stats = [...results].filter(([, r]) => r.e2e?.run.result.stats !== undefined);
+  if (stats.length > 0) {
+    lines.push('');
+    lines.push(
+      stats
+        .map(([kind, r]) => {
+          const s = r.e2e!.run.result.stats!;
+          return `- ${kind} e2e: ${fmtInt(s.scored)} scored, ${fmtInt(s.anomalies)} anomalies, ${s.deadLettered} dead letters, ${fmtInt(s.batches)} batches (${fmtInt(s.scored / Math.max(1, s.batches))} records each), ${fmtInt(s.commits)} commits; stop (final commit, close) ${fmtInt(r.e2e!.run.result.stopMs)} ms`;
+        })
+        .join('\n'),
+    );
+  }
+
+  const lat = [...results].filter(([, r]) => r.latency !== undefined);
+  if (lat.length > 0) {
+    lines.push('');
+    lines.push(
+      `### Latency at half the maximum rate (record produce timestamp → outputs acknowledged; every record of a ${LATENCY_SECONDS} s window after ${LATENCY_WARMUP_MS / 1000} s warm-up; paced producer in its own process, linger 1 ms)`,
+    );
+    lines.push('');
+    lines.push(
+      markdownTable(
+        ['transport', 'target rate', 'achieved', 'records', 'p50', 'p90', 'p99', 'p99.9', 'max'],
+        lat.map(([kind, r]) => {
+          const l = r.latency!.run.result.latency!;
+          return [
+            kind,
+            fmtInt(r.latency!.rate),
+            fmtInt(r.latency!.paced.achievedRate),
+            fmtInt(l.count),
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max),
+          ];
+        }),
+      ),
+    );
+    lines.push('');
+    lines.push('Target: p99 ≤ 50 ms.');
+  }
+
+  const mem = [...results].filter(([, r]) => r.memory !== undefined);
+  if (mem.length > 0) {
+    lines.push('');
+    lines.push(
+      `### Memory draining a ${MEMORY_FACTOR}× backlog (RSS of the pipeline process, sampled every 250 ms)`,
+    );
+    lines.push('');
+    lines.push(
+      markdownTable(
+        [
+          'transport',
+          'backlog',
+          'rate (steady)',
+          'RSS at start',
+          'peak RSS',
+          'peak, 1st half',
+          'peak, 2nd half',
+          'growth 2nd vs 1st',
+          'peak heap used',
+        ],
+        mem.map(([kind, r]) => {
+          const s = r.memory!.run.result.memory;
+          const p = plateau(s);
+          return [
+            kind,
+            fmtInt(r.memory!.records),
+            fmtInt(r.memory!.rates.steady),
+            fmtMiB(s[0]!.rss),
+            fmtMiB(p.peakRss),
+            fmtMiB(p.firstHalfPeak),
+            fmtMiB(p.secondHalfPeak),
+            `${(p.growth * 100).toFixed(1)}%`,
+            fmtMiB(Math.max(...s.map((x) => x.heapUsed))),
+          ];
+        }),
+      ),
+    );
+    for (const [kind, r] of mem) {
+      const s = r.memory!.run.result.memory;
+      const step = Math.max(1, Math.floor(s.length / 12));
+      const trace = s
+        .filter((_, i) => i % step === 0)
+        .map(
+          (x) =>
+            `${(x.t / 1000).toFixed(0)}s ${(x.rss / 2 ** 20).toFixed(0)}/${(x.heapUsed / 2 ** 20).toFixed(0)}/${(x.external / 2 ** 20).toFixed(0)}`,
+        )
+        .join(', ');
+      lines.push('');
+      lines.push(`- ${kind} trace (time, RSS/heap used/external+array buffers MiB): ${trace}`);
+    }
+  }
+
+  const prof = [...results].filter(([, r]) => r.profile !== undefined);
+  if (prof.length > 0) {
+    lines.push('');
+    lines.push(
+      '### Where the time goes (V8 CPU profile of an end-to-end run, pipeline started → last record finished, main thread; self time charged to the innermost pipeline stage on the stack)',
+    );
+    for (const [kind, r] of prof) {
+      const s = r.profile!.summary;
+      lines.push('');
+      lines.push(
+        `${kind}: ${fmtInt(r.profile!.rates.steady)} rec/s under the profiler; main thread busy ${fmtInt(s.busyMs)} ms, idle ${fmtInt(s.idleMs)} ms of ${fmtInt(s.wallMs)} ms`,
+      );
+      lines.push('');
+      lines.push(
+        markdownTable(
+          ['stage', 'self ms', 'share of busy'],
+          s.stages.slice(0, 16).map((x) => [x.frame, fmtInt(x.selfMs), `${(x.share * 100).toFixed(1)}%`]),
+        ),
+      );
+      lines.push('');
+      lines.push(`Top frames (${kind}):`);
+      lines.push('');
+      lines.push(
+        markdownTable(
+          ['frame', 'self ms', 'share'],
+          s.topFrames
+            .slice(0, 15)
+            .map((x) => [`\`${x.frame}\``, fmtInt(x.selfMs), `${(x.share * 100).toFixed(1)}%`]),
+        ),
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const command = `npx tsx bench/pipeline.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const startLoad = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadDuring: number[] = [];
+  const loadTimer = setInterval(() => loadDuring.push(os.loadavg()[0]!), 5_000);
+  log(`load ${startLoad.join(' / ')}; ${command}`);
+  mkdirSync(WORK, { recursive: true });
+  const modelDir = path.join(WORK, 'model');
+  if (!existsSync(path.join(modelDir, 'manifest.json'))) log('training the bench model (once)');
+  await ensureModel(modelDir);
+
+  const broker: BenchBroker =
+    BOOTSTRAP === ''
+      ? await startBroker({ port: PORT, stateDir: '.vigil/kafka-bench' })
+      : { bootstrap: BOOTSTRAP, pid: runningBrokerPid(), stop: async () => {} };
+  log(`broker ${broker.bootstrap} (pid ${broker.pid})`);
+  const results = new Map<TransportKind, TransportResults>();
+  let fillRate = 0;
+  try {
+    const pool = sensorPool();
+    const backlog = unique('bench-backlog');
+    await createTopics(broker.bootstrap, [backlog], PARTITIONS);
+    fillRate = await fillBacklog(broker.bootstrap, backlog, pool, RECORDS);
+    log(`backlog ${backlog}: ${fmtInt(RECORDS)} records at ${fmtInt(fillRate)} rec/s`);
+    let bigBacklog: string | undefined;
+    if (PHASES.has('memory')) {
+      bigBacklog = unique('bench-backlog-big');
+      await createTopics(broker.bootstrap, [bigBacklog], PARTITIONS);
+      const r = await fillBacklog(broker.bootstrap, bigBacklog, pool, RECORDS * MEMORY_FACTOR);
+      log(`backlog ${bigBacklog}: ${fmtInt(RECORDS * MEMORY_FACTOR)} records at ${fmtInt(r)} rec/s`);
+    }
+    for (const t of TRANSPORTS) results.set(t, await measure(t, broker, backlog, bigBacklog));
+  } finally {
+    await broker.stop();
+    clearInterval(loadTimer);
+  }
+  const endLoad = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  if (loadDuring.length === 0) loadDuring.push(endLoad[0]!);
+  const body = report(results, { startLoad, endLoad, loadDuring, command, fillRate });
+  console.log(`\n${body}\n`);
+  if (WRITE) {
+    writeSection('pipeline', body);
+    log('wrote the Pipeline section of bench/RESULTS.md');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
