@@ -79,8 +79,11 @@ interface RunResult {
 const Pipeline: typeof CurrentPipeline =
   process.env.BENCH_PIPELINE_MODULE === undefined
     ? CurrentPipeline
-    : ((await import(path.resolve(HERE, '..', process.env.BENCH_PIPELINE_MODULE))) as { Pipeline: typeof CurrentPipeline })
-        .Pipeline;
+    : (
+        (await import(path.resolve(HERE, '..', process.env.BENCH_PIPELINE_MODULE))) as {
+          Pipeline: typeof CurrentPipeline;
+        }
+      ).Pipeline;
 
 function explainAnomaliesOnly(detector: Detector): Scorer {
   const d = detector.d;
@@ -107,7 +110,10 @@ function explainAnomaliesOnly(detector: Detector): Scorer {
       };
       if (picked.length === 0) return out;
       if (subset.length < picked.length * d) subset = new Float32Array(picked.length * d);
-      picked.forEach((row, k) => subset.set(rows.subarray(row * d, row * d + d), k * d));
+      for (let k = 0; k < picked.length; k++) {
+        const row = picked[k]!;
+        subset.set(rows.subarray(row * d, row * d + d), k * d);
+      }
       const full = detector.score(subset, picked.length);
       picked.forEach((row, k) => {
         isAnomaly[row] = full.isAnomaly[k]!;

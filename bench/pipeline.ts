@@ -5,9 +5,9 @@
  *
  *   npx tsx bench/pipeline.ts [--transport kafkajs|rdkafka|both] [--records N]
  *       [--phases consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
- *       [--latency-seconds 20] [--latency-rate R] [--batching '{"maxRecords":2000}'] [--in-flight N]
+ *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N]
  *       [--fetch N] [--linger MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
- *       [--label text] [--worker-flags '--trace-gc']
+ *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 1]
  *
  * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
  * features from the sensor-reading preset (35 columns), a small dense autoencoder trained on normal readings.
@@ -60,11 +60,16 @@ const PHASES = new Set(arg('phases', 'consume,passthrough,e2e,profile,latency,me
 const MEMORY_FACTOR = Number(arg('memory-factor', '10'));
 const LATENCY_SECONDS = Number(arg('latency-seconds', '20'));
 const LATENCY_WARMUP_MS = 3_000;
-const LATENCY_RATE = arg('latency-rate', '');
+/** Rates for the latency phase: numbers, or half / quarter of the end-to-end rate measured just before. */
+const LATENCY_RATES = arg('latency-rates', 'half,quarter').split(',');
 const PARTITIONS = Number(arg('partitions', '3'));
 const PORT = Number(arg('port', '19792'));
 /** Use a running broker instead of starting one (development; figures for RESULTS.md use a fresh one). */
 const BOOTSTRAP = arg('bootstrap', '');
+/** librdkafka properties for the rdkafka transport under test (TransportOptions.librdkafka), as JSON. */
+const LIBRDKAFKA = JSON.parse(arg('librdkafka', '{}')) as Record<string, string | number | boolean>;
+/** linger.ms of the paced producer (the load generator of the latency phase). */
+const PACED_LINGER_MS = Number(arg('paced-linger', '1'));
 /** Extra node flags for the measured processes (e.g. --trace-gc), space-separated. */
 const WORKER_FLAGS = arg('worker-flags', '').split(' ').filter(Boolean);
 const WRITE = !flag('no-write');
@@ -173,12 +178,46 @@ function rates(r: JobResult, total: number): Rates {
 
 // ------------------------------------------------------------------ phases
 
+interface LatencyRun {
+  readonly spec: string;
+  readonly rate: number;
+  readonly paced: PacedResult;
+  readonly run: Run;
+}
+
+/** The Pipeline on a fresh topic fed by the paced producer (own process) at `rate`. */
+async function latencyRun(transport: TransportKind, broker: BenchBroker, rate: number): Promise<LatencyRun> {
+  const topic = unique('bench-paced');
+  await createTopics(broker.bootstrap, [topic], PARTITIONS);
+  const durationMs = LATENCY_WARMUP_MS + LATENCY_SECONDS * 1000;
+  const total = Math.round((rate * durationMs) / 1000);
+  let paced: Promise<PacedResult> | undefined;
+  const job = await pipelineJob(transport, broker, topic, total, true);
+  const run = await runWorker(job, {
+    onStarted: (send) => {
+      // Start two seconds out: the group join and the producer's connect happen before the first record.
+      const startAt = Date.now() + 2_000;
+      send({ type: 'window', from: startAt + LATENCY_WARMUP_MS, to: startAt + durationMs, total });
+      paced = runPaced({
+        bootstrap: broker.bootstrap,
+        topic,
+        rate,
+        startAt,
+        durationMs,
+        lingerMs: PACED_LINGER_MS,
+        poolSize: POOL_SIZE,
+      });
+    },
+  });
+  return { spec: String(rate), rate, paced: await paced!, run };
+}
+
 interface TransportResults {
   consume?: { rates: Rates; run: Run };
   passthrough?: { rates: Rates; run: Run };
   e2e?: { rates: Rates; run: Run };
   profile?: { rates: Rates; summary: ProfileSummary; file: string };
-  latency?: { rate: number; paced: PacedResult; run: Run };
+  latency?: LatencyRun[];
   memory?: { rates: Rates; run: Run; records: number };
 }
 
@@ -191,6 +230,7 @@ const common = (transport: TransportKind, broker: BenchBroker, inTopic: string, 
   memorySampleMs: 250,
   timeoutMs: 600_000,
   brokerPid: broker.pid,
+  librdkafka: LIBRDKAFKA,
 });
 
 function passthroughJob(
@@ -271,36 +311,20 @@ async function measure(
     log(transport, 'profiled end-to-end', fmtInt(out.profile.rates.steady), 'rec/s steady;', run.profile);
   }
   if (PHASES.has('latency')) {
-    const max = out.e2e?.rates.steady ?? out.profile?.rates.steady;
-    const rate = LATENCY_RATE !== '' ? Number(LATENCY_RATE) : Math.round((max ?? 20_000) / 2);
-    const topic = unique('bench-paced');
-    await createTopics(broker.bootstrap, [topic], PARTITIONS);
-    const durationMs = LATENCY_WARMUP_MS + LATENCY_SECONDS * 1000;
-    const total = Math.round((rate * durationMs) / 1000);
-    let paced: Promise<PacedResult> | undefined;
-    const job = await pipelineJob(transport, broker, topic, total, true);
-    const run = await runWorker(job, {
-      onStarted: (send) => {
-        // Start two seconds out: the group join and the producer's connect happen before the first record.
-        const startAt = Date.now() + 2_000;
-        send({ type: 'window', from: startAt + LATENCY_WARMUP_MS, to: startAt + durationMs, total });
-        paced = runPaced({
-          bootstrap: broker.bootstrap,
-          topic,
-          rate,
-          startAt,
-          durationMs,
-          lingerMs: 1,
-          poolSize: POOL_SIZE,
-        });
-      },
-    });
-    out.latency = { rate, paced: await paced!, run };
-    const l = run.result.latency!;
-    log(
-      transport,
-      `latency at ${fmtInt(rate)} rec/s: p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms; from client p50 ${f1(l.fromClient.p50)} p99 ${f1(l.fromClient.p99)}; delivered to the pipeline p50 ${f1(l.delivered.p50)} p99 ${f1(l.delivered.p99)}; send→ack p50 ${f1(l.send.p50)} p99 ${f1(l.send.p99)} (${l.send.count} sends); event-loop delay p99 ${f1(l.loopDelay.p99)} max ${f1(l.loopDelay.max)}; paced producer acks p50 ${f1(out.latency.paced.ack.p50)} p99 ${f1(out.latency.paced.ack.p99)}, fell behind ≤ ${f1(out.latency.paced.maxBehindMs)} ms`,
-    );
+    const max = out.e2e?.rates.steady ?? out.profile?.rates.steady ?? 40_000;
+    out.latency = [];
+    for (const spec of LATENCY_RATES) {
+      const rate =
+        spec === 'half' ? Math.round(max / 2) : spec === 'quarter' ? Math.round(max / 4) : Number(spec);
+      const r = { ...(await latencyRun(transport, broker, rate)), spec };
+      out.latency.push(r);
+      const l = r.run.result.latency!;
+      log(transport, `latency at ${fmtInt(rate)} rec/s (${spec}):`, costs(r.run));
+      log(
+        transport,
+        `  p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms; from client p50 ${f1(l.fromClient.p50)} p99 ${f1(l.fromClient.p99)}; delivered to the pipeline p50 ${f1(l.delivered.p50)} p99 ${f1(l.delivered.p99)}; send→ack p50 ${f1(l.send.p50)} p99 ${f1(l.send.p99)} (${l.send.count} sends); event-loop delay p99 ${f1(l.loopDelay.p99)} max ${f1(l.loopDelay.max)}; paced producer acks p50 ${f1(r.paced.ack.p50)} p99 ${f1(r.paced.ack.p99)}, fell behind ≤ ${f1(r.paced.maxBehindMs)} ms`,
+      );
+    }
   }
   if (PHASES.has('memory') && bigBacklog !== undefined) {
     const records = RECORDS * MEMORY_FACTOR;
@@ -342,7 +366,7 @@ function report(
         command: meta.command,
         ...(LABEL === '' ? {} : { label: LABEL }),
         workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
-        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms`,
+        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
       },
     ),
   );
@@ -395,34 +419,53 @@ function report(
     );
   }
 
-  const lat = [...results].filter(([, r]) => r.latency !== undefined);
+  const lat = [...results].filter(([, r]) => r.latency !== undefined && r.latency.length > 0);
   if (lat.length > 0) {
     lines.push('');
     lines.push(
-      `### Latency at half the maximum rate (record produce timestamp → outputs acknowledged; every record of a ${LATENCY_SECONDS} s window after ${LATENCY_WARMUP_MS / 1000} s warm-up; paced producer in its own process, linger 1 ms)`,
+      `### Latency (record produce timestamp → outputs acknowledged, every record of a ${LATENCY_SECONDS} s window after ${LATENCY_WARMUP_MS / 1000} s warm-up; paced producer in its own process, linger ${PACED_LINGER_MS} ms; "half" = half the end-to-end rate above)`,
     );
     lines.push('');
     lines.push(
       markdownTable(
-        ['transport', 'target rate', 'achieved', 'records', 'p50', 'p90', 'p99', 'p99.9', 'max'],
-        lat.map(([kind, r]) => {
-          const l = r.latency!.run.result.latency!;
-          return [
-            kind,
-            fmtInt(r.latency!.rate),
-            fmtInt(r.latency!.paced.achievedRate),
-            fmtInt(l.count),
-            ms(l.p50),
-            ms(l.p90),
-            ms(l.p99),
-            ms(l.p999),
-            ms(l.max),
-          ];
-        }),
+        [
+          'transport',
+          'rate',
+          'records',
+          'p50',
+          'p90',
+          'p99',
+          'p99.9',
+          'max',
+          'of which produce → delivered p50 / p99',
+          'outputs send → ack p50 / p99',
+          'event-loop delay p99 / max',
+          'CPU µs/record: main thread / broker',
+        ],
+        lat.flatMap(([kind, r]) =>
+          r.latency!.map((x) => {
+            const l = x.run.result.latency!;
+            const us = (cpu: number) => ((cpu * 1000) / Math.max(1, x.run.result.done)).toFixed(1);
+            return [
+              kind,
+              `${fmtInt(x.rate)}${Number.isNaN(Number(x.spec)) ? ` (${x.spec})` : ''}, achieved ${fmtInt(x.paced.achievedRate)}`,
+              fmtInt(l.count),
+              ms(l.p50),
+              ms(l.p90),
+              ms(l.p99),
+              ms(l.p999),
+              ms(l.max),
+              `${f1(l.delivered.p50)} / ${f1(l.delivered.p99)} ms`,
+              `${f1(l.send.p50)} / ${f1(l.send.p99)} ms`,
+              `${f1(l.loopDelay.p99)} / ${f1(l.loopDelay.max)} ms`,
+              `${us(x.run.result.mainCpuMs)} / ${us(x.run.result.brokerCpuMs)}`,
+            ];
+          }),
+        ),
       ),
     );
     lines.push('');
-    lines.push('Target: p99 ≤ 50 ms.');
+    lines.push('Target: p99 ≤ 50 ms at half the maximum rate.');
   }
 
   const mem = [...results].filter(([, r]) => r.memory !== undefined);

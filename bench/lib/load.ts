@@ -129,6 +129,10 @@ export async function pacedProduce(producer: Producer, job: PacedJob, pool: read
     sent,
     achievedRate: (sent * 1000) / (Date.now() - t0),
     maxBehindMs,
-    ack: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN },
+    ack: {
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? Number.NaN,
+    },
   };
 }

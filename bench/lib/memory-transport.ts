@@ -38,7 +38,9 @@ export interface MemoryTransportCounters {
   commits: number;
 }
 
-export function memoryTransport(o: MemoryTransportOptions): Transport & { counters: MemoryTransportCounters } {
+export function memoryTransport(
+  o: MemoryTransportOptions,
+): Transport & { counters: MemoryTransportCounters } {
   const counters: MemoryTransportCounters = { produced: 0, sends: 0, commits: 0 };
   const producer: Producer = {
     kind: 'rdkafka',
@@ -53,7 +55,12 @@ export function memoryTransport(o: MemoryTransportOptions): Transport & { counte
   };
   return {
     kind: 'rdkafka',
-    capabilities: { transactions: false, transactionalGroupFencing: false, exactOffsets: false, binaryHeaders: false },
+    capabilities: {
+      transactions: false,
+      transactionalGroupFencing: false,
+      exactOffsets: false,
+      binaryHeaders: false,
+    },
     counters,
     consumer: (options) => new MemoryConsumer(options, o, counters),
     producer: () => producer,
@@ -157,7 +164,10 @@ class MemoryConsumer implements Consumer {
   async commit(offsets: readonly CommitOffset[]): Promise<CommitResult> {
     this.counters.commits++;
     await nextTurn();
-    return { committed: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })), refused: [] };
+    return {
+      committed: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+      refused: [],
+    };
   }
 
   assignment(): TopicPartition[] {

@@ -38,6 +38,8 @@ export interface CommonJob {
   readonly timeoutMs: number;
   /** The broker's pid, to charge its CPU time to the records while they flow (NaN: unknown). */
   readonly brokerPid: number;
+  /** Extra librdkafka properties (rdkafka transport). */
+  readonly librdkafka: Readonly<Record<string, string | number | boolean>>;
 }
 
 export interface PassthroughJob extends CommonJob {
@@ -142,7 +144,9 @@ function instrument(transport: Transport, inWindow: (t: number) => boolean) {
     proto.consume = function (this: unknown, n, cb) {
       return consume.call(this, n, (err, messages) => {
         const now = Date.now();
-        if (messages) for (const m of messages) if (m.timestamp !== undefined && inWindow(m.timestamp)) fromClient.push(now - m.timestamp);
+        if (messages)
+          for (const m of messages)
+            if (m.timestamp !== undefined && inWindow(m.timestamp)) fromClient.push(now - m.timestamp);
         cb(err, messages);
       });
     };
@@ -249,7 +253,12 @@ async function track(
 async function passthrough(job: PassthroughJob): Promise<JobResult> {
   const transport = createTransport(
     job.transport,
-    { brokers: [job.bootstrap], clientId: 'bench-passthrough', security: { protocol: 'PLAINTEXT' } },
+    {
+      brokers: [job.bootstrap],
+      clientId: 'bench-passthrough',
+      security: { protocol: 'PLAINTEXT' },
+      librdkafka: job.librdkafka,
+    },
     silentLogger(),
   );
   const producer = job.outTopic === null ? undefined : transport.producer({ lingerMs: job.lingerMs });
@@ -300,7 +309,10 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
       return;
     }
     let inFlight = chains.get(partition);
-    if (inFlight === undefined) chains.set(partition, (inFlight = []));
+    if (inFlight === undefined) {
+      inFlight = [];
+      chains.set(partition, inFlight);
+    }
     const sent = producer.send(records.map((r) => ({ topic: out, key: r.key, value: r.value })));
     const prev = inFlight[inFlight.length - 1] ?? Promise.resolve();
     const p = Promise.all([prev, sent]).then(finish);
@@ -339,7 +351,12 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
   const detector = await openModel(job.modelDir);
   const base = createTransport(
     job.transport,
-    { brokers: [job.bootstrap], clientId: 'bench-pipeline', security: { protocol: 'PLAINTEXT' } },
+    {
+      brokers: [job.bootstrap],
+      clientId: 'bench-pipeline',
+      security: { protocol: 'PLAINTEXT' },
+      librdkafka: job.librdkafka,
+    },
     silentLogger(),
   );
   const inWindow = (t: number) => t >= window.from && t < window.to;

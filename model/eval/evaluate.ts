@@ -165,6 +165,22 @@ async function trainAndScore(
     // One series cut in two: the first test windows look back into the training rows, as a live stream would.
     // A separate recording starts with an empty history.
     detector.resetHistory();
+    if (options.postprocess) {
+      const trainScores = detector.score(s.train, s.nTrain);
+      if (!s.testFollowsTrain) detector.resetHistory();
+      const post = postprocessScores(
+        trainScores,
+        detector.score(s.test, s.nTest),
+        options.postprocess,
+        s.testFollowsTrain,
+      );
+      return {
+        detector,
+        ...post,
+        trainSeconds: (t1 - t0) / 1000,
+        scoreSeconds: (performance.now() - t1) / 1000,
+      };
+    }
     if (s.testFollowsTrain) detector.scoreOnly(s.train, s.nTrain);
     const scores = detector.scoreOnly(s.test, s.nTest);
     return {
