@@ -2,7 +2,8 @@
  * Model speed on one core: scoring throughput (the score computed in the graph, one number a row read back),
  * training epoch time, and worker-thread scaling. Writes its section of bench/RESULTS.md.
  *
- *   npx tsx bench/model-speed.ts [--backends wasm,cpu] [--seconds 2] [--workers 1,2] [--no-write]
+ *   npx tsx bench/model-speed.ts [--backends wasm,cpu] [--seconds 2] [--workers 1,2] [--only single|workers]
+ *                                [--no-write]
  *
  * Targets (issue): 30-64-16-64-30 dense at batch 1024 ≥ 1M rows/s; 784→256→128→64→32 mirrored ≥ 25k rows/s;
  * one training epoch over 100k rows ≤ 1 s. tfjs-backend-wasm runs one thread in Node, so a single process is a
@@ -44,7 +45,11 @@ async function makeDetector(d: number, encoderUnits: number[]): Promise<Detector
 }
 
 /** Median rows/s over `repeats` timed runs of at least SECONDS/repeats each, after a warm-up. */
-function throughput(rowsPerCall: number, call: () => void, repeats = 5): { median: number; runs: number[] } {
+function throughput(
+  rowsPerCall: number,
+  call: () => void,
+  repeats = 7,
+): { median: number; best: number; runs: number[] } {
   const warmUntil = performance.now() + 300;
   while (performance.now() < warmUntil) call();
   const runs: number[] = [];
@@ -59,7 +64,8 @@ function throughput(rowsPerCall: number, call: () => void, repeats = 5): { media
     runs.push((calls * rowsPerCall * 1000) / (performance.now() - t0));
   }
   const sorted = [...runs].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)]!, runs };
+  // Median = typical under the load present; best = closest to the uncontended speed on a shared machine.
+  return { median: sorted[Math.floor(sorted.length / 2)]!, best: sorted[sorted.length - 1]!, runs };
 }
 
 interface Row {
@@ -90,15 +96,15 @@ async function scoringBench(backend: BackendName): Promise<void> {
     rows.push({
       what: `${c.name}, batch ${batch}, score in-graph (Detector.scoreOnly)`,
       backend: tag,
-      value: `${fmt(lean.median)} rows/s`,
+      value: `${fmt(lean.median)} rows/s (best ${fmt(lean.best)})`,
       target: `≥ ${fmt(c.target)}`,
-      ok: lean.median >= c.target ? 'yes' : 'no',
+      ok: lean.median >= c.target ? 'yes' : lean.best >= c.target ? 'best run only' : 'no',
     });
     const full = throughput(batch, () => det.score(x, batch), 3);
     rows.push({
       what: `${c.name}, batch ${batch}, full BatchScores (contributions, expected, severity)`,
       backend: tag,
-      value: `${fmt(full.median)} rows/s`,
+      value: `${fmt(full.median)} rows/s (best ${fmt(full.best)})`,
       target: '–',
       ok: '',
     });
@@ -115,7 +121,7 @@ async function scoringBench(backend: BackendName): Promise<void> {
     rows.push({
       what: `${c.name}, batch ${batch}, graph only (input already uploaded)`,
       backend: tag,
-      value: `${fmt(graph.median)} rows/s`,
+      value: `${fmt(graph.median)} rows/s (best ${fmt(graph.best)})`,
       target: '–',
       ok: '',
     });
@@ -176,7 +182,7 @@ async function workerBench(): Promise<void> {
     const run = async (ms: number) => {
       let done = 0;
       const until = performance.now() + ms;
-      // Keep every worker's queue full: 2 × maxInFlight batches outstanding per worker.
+      // Keep every worker's queue full: maxInFlight (4) batches outstanding per worker.
       const lane = async () => {
         while (performance.now() < until) {
           await pool.scoreOnly(x, batch, undefined, { transfer: false });
@@ -188,16 +194,17 @@ async function workerBench(): Promise<void> {
       return (done * 1000) / (performance.now() - t0);
     };
     await run(300);
-    const samples = [await run(SECONDS * 333), await run(SECONDS * 333), await run(SECONDS * 333)].sort(
-      (a, b) => a - b,
-    );
-    const rate = samples[1]!;
+    const samples: number[] = [];
+    for (let k = 0; k < 5; k++) samples.push(await run((SECONDS * 1000) / 5));
+    samples.sort((a, b) => a - b);
+    const rate = samples[2]!;
+    const best = samples[4]!;
     await pool.close();
     base[size] = rate;
     rows.push({
       what: `worker pool, ${size} worker${size > 1 ? 's' : ''}, dense 30-64-16-64-30, batch ${batch}, scores only`,
       backend: 'wasm',
-      value: `${fmt(rate)} rows/s${size > 1 && base[1] ? ` (×${(rate / base[1]).toFixed(2)} of 1 worker)` : ''}`,
+      value: `${fmt(rate)} rows/s (best ${fmt(best)})${size > 1 && base[1] ? `, ×${(rate / base[1]).toFixed(2)} of 1 worker` : ''}`,
       target: '–',
       ok: '',
     });
@@ -205,34 +212,46 @@ async function workerBench(): Promise<void> {
   }
 }
 
-const start = machineInfo();
-console.log(`load average at start: ${start.loadavg.join(' / ')} on ${start.cpus} CPUs`);
-for (const b of BACKENDS) {
-  await scoringBench(b);
-  await trainingBench(b);
-}
-await workerBench();
-const end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-
-const table = markdownTable(
-  ['measurement', 'backend', 'result', 'target', 'met'],
-  rows.map((r) => [r.what, r.backend, r.value, r.target, r.ok]),
-);
-console.log(`\n${table}\n`);
-if (WRITE) {
+/** Run one part and write its own RESULTS.md section, with the load before and after it. */
+async function part(section: string, title: string, run: () => Promise<void>): Promise<void> {
+  rows.length = 0;
+  const start = machineInfo();
+  console.log(`${section}: load average at start ${start.loadavg.join(' / ')} on ${start.cpus} CPUs`);
+  await run();
+  const end = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const table = markdownTable(
+    ['measurement', 'backend', 'result', 'target', 'met'],
+    rows.map((r) => [r.what, r.backend, r.value, r.target, r.ok]),
+  );
+  console.log(`\n${table}\n`);
+  if (!WRITE) return;
   writeSection(
-    'model-speed',
-    `## Model speed (\`bench/model-speed.ts\`)
+    section,
+    `## ${title} (\`bench/model-speed.ts\`)
 
 ${machineLines(start, {
   command: `npx tsx bench/model-speed.ts ${process.argv.slice(2).join(' ')}`.trim(),
   'load average (1/5/15 min) at end': end.join(' / '),
   tfjs: tf.version.tfjs,
-  note: 'one Node process = one core for the model (tfjs-backend-wasm is single-threaded in Node); rows/s is the median of timed runs after a warm-up; the pool rows use worker threads.',
+  note: 'one Node process = one core for the model (tfjs-backend-wasm is single-threaded in Node); rows/s is the median of the timed runs after a warm-up, with the best run beside it (the machine is shared: the best run is the closest to uncontended speed).',
 })}
 
 ${table}
 `,
   );
-  console.log('bench/RESULTS.md updated (model-speed section)');
+  console.log(`bench/RESULTS.md updated (${section} section)`);
+}
+
+// --only single|workers runs one part (e.g. to retake a figure when the shared machine is quiet).
+const only = arg('only', 'all');
+if (only === 'all' || only === 'single') {
+  await part('model-speed', 'Model speed, one core', async () => {
+    for (const b of BACKENDS) {
+      await scoringBench(b);
+      await trainingBench(b);
+    }
+  });
+}
+if (only === 'all' || only === 'workers') {
+  await part('model-speed-workers', 'Scoring pool, worker threads', workerBench);
 }

@@ -7,7 +7,8 @@
  * bench/RESULTS.md.
  *
  *   npx tsx bench/pipeline-core.ts [--records 300000] [--repeat 5] [--batching '{"maxRecords":2000}']
- *       [--in-flight N] [--fetch N] [--profile out.cpuprofile] [--no-write] [--label text]
+ *       [--in-flight N] [--fetch N] [--profile out.cpuprofile] [--no-write] [--label text] [--section name]
+ *       [--what-if-explain-anomalies-only]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -55,6 +56,8 @@ const WRITE = !process.argv.includes('--no-write');
  */
 const WHAT_IF_EXPLAIN_ANOMALIES_ONLY = process.argv.includes('--what-if-explain-anomalies-only');
 const LABEL = arg('label', '');
+/** RESULTS.md section to write; variants (what-if, other batching) get their own so they do not replace the baseline. */
+const SECTION = arg('section', WHAT_IF_EXPLAIN_ANOMALIES_ONLY ? 'pipeline-core-what-if' : 'pipeline-core');
 
 /** utime + stime of the main thread, ms (Linux; NaN elsewhere). */
 function mainThreadCpuMs(): number {
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
   console.log(`median of ${warm.length} warm runs: ${fmtInt(rate)} rec/s, ${cpu.toFixed(2)} µs CPU/record`);
   if (!WRITE) return;
   const body = [
-    '## Pipeline core (in-memory transport, no broker)',
+    `## Pipeline core (in-memory transport, no broker)${LABEL === '' ? '' : `: ${LABEL}`}`,
     '',
     machineLines(m, {
       'load average (1/5/15 min) at end': os
@@ -242,7 +245,7 @@ async function main(): Promise<void> {
       ],
     ),
   ].join('\n');
-  writeSection('pipeline-core', body);
+  writeSection(SECTION, body);
 }
 
 main().then(

@@ -7,7 +7,7 @@
  *       [--phases consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
  *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N]
  *       [--fetch N] [--linger MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
- *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 1]
+ *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
  *
  * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
  * features from the sensor-reading preset (35 columns), a small dense autoencoder trained on normal readings.
@@ -68,8 +68,12 @@ const PORT = Number(arg('port', '19792'));
 const BOOTSTRAP = arg('bootstrap', '');
 /** librdkafka properties for the rdkafka transport under test (TransportOptions.librdkafka), as JSON. */
 const LIBRDKAFKA = JSON.parse(arg('librdkafka', '{}')) as Record<string, string | number | boolean>;
-/** linger.ms of the paced producer (the load generator of the latency phase). */
-const PACED_LINGER_MS = Number(arg('paced-linger', '1'));
+/**
+ * linger.ms of the paced producer (the load generator of the latency phase): 5, the default of librdkafka and of
+ * the Java client. At 1 ms its many small produce requests cost the broker (on the same two cores) about twice
+ * the CPU per record, which the latency then measures instead of the pipeline.
+ */
+const PACED_LINGER_MS = Number(arg('paced-linger', '5'));
 /** Extra node flags for the measured processes (e.g. --trace-gc), space-separated. */
 const WORKER_FLAGS = arg('worker-flags', '').split(' ').filter(Boolean);
 const WRITE = !flag('no-write');
