@@ -22,7 +22,7 @@ import {
   CompiledThresholds,
   type ThresholdCalibration,
 } from './threshold.js';
-import type { BatchScores, ModelIdentity, Scorer } from './types.js';
+import type { BatchScores, ModelIdentity, ScoreOptions, Scorer } from './types.js';
 import { WindowHistory } from './windows.js';
 
 /** What training recorded about itself, stored in the artifact manifest. */
@@ -185,8 +185,11 @@ export class Detector implements Scorer {
     return this.history.windowsInto(scaled, m, ents, this.inputBuf).subarray(0, m * width);
   }
 
-  score(rows: Float32Array, n: number, entities?: readonly string[]): BatchScores {
+  score(rows: Float32Array, n: number, entities?: readonly string[], options?: ScoreOptions): BatchScores {
     this.check(rows, n, entities);
+    // conv1d advances per-entity window history as it prepares rows, so its rows cannot be run twice.
+    if (options?.explain === 'anomalies' && this.history === undefined)
+      return this.scoreLean(rows, n, entities);
     const d = this.d;
     let scores: Float32Array;
     let contributions: Float32Array;
@@ -212,6 +215,103 @@ export class Detector implements Scorer {
     this.thresholds.apply(scores, n, entities, factor, threshold, sev, isAnomaly);
     this.adaptive?.update(scores, isAnomaly, n);
     return { n, d, scores, contributions, expected, severity: sev, isAnomaly, threshold };
+  }
+
+  /**
+   * Scores every row but explains only the rows over their threshold. The network's per-row error is
+   * reduced on the backend and only n floats come back; rows with missing values get the same fixed-point
+   * imputation as the full path, in-graph. The few flagged rows then go through the full path again for their
+   * contributions and expected values: a stream is mostly normal, so this saves reading back and finishing
+   * two n×d arrays per batch.
+   */
+  private scoreLean(rows: Float32Array, n: number, entities: readonly string[] | undefined): BatchScores {
+    const d = this.d;
+    const scores = new Float32Array(n);
+    const complete: number[] = [];
+    const holed: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = i * d;
+      let j = 0;
+      while (j < d && !Number.isNaN(rows[r + j]!)) j++;
+      (j === d ? complete : holed).push(i);
+    }
+    if (holed.length === 0) {
+      for (let s = 0; s < n; s += this.maxBatch)
+        this.meanErrors(rows, s, Math.min(this.maxBatch, n - s), scores, s);
+    } else {
+      for (let s = 0; s < complete.length; s += this.maxBatch) {
+        const idx = complete.slice(s, s + this.maxBatch);
+        const out = this.meanErrors(gatherRows(rows, d, idx), 0, idx.length);
+        for (let h = 0; h < idx.length; h++) scores[idx[h]!] = out[h]!;
+      }
+      this.rescoreHoled(rows, holed, scores);
+    }
+
+    const threshold = new Float32Array(n);
+    const severity = new Float32Array(n);
+    const isAnomaly = new Uint8Array(n);
+    this.thresholds.apply(scores, n, entities, this.adaptive?.factor ?? 1, threshold, severity, isAnomaly);
+    this.adaptive?.update(scores, isAnomaly, n);
+
+    const contributions = new Float32Array(n * d);
+    const expected = new Float32Array(n * d);
+    const flagged: number[] = [];
+    for (let i = 0; i < n; i++) if (isAnomaly[i] === 1) flagged.push(i);
+    for (let s = 0; s < flagged.length; s += this.maxBatch) {
+      const idx = flagged.slice(s, s + this.maxBatch);
+      const sub = gatherRows(rows, d, idx);
+      const [, co, ex] = this.runFull(sub, 0, idx.length, undefined);
+      for (let h = 0; h < idx.length; h++) {
+        contributions.set(co.subarray(h * d, h * d + d), idx[h]! * d);
+        expected.set(ex.subarray(h * d, h * d + d), idx[h]! * d);
+      }
+    }
+    return { n, d, scores, contributions, expected, severity, isAnomaly, threshold };
+  }
+
+  /** Mean squared error of rows [offset, offset+m) of `rows` (m ≤ maxBatch), reduced on the backend. */
+  private meanErrors(
+    rows: Float32Array,
+    offset: number,
+    m: number,
+    out = new Float32Array(m),
+    at = 0,
+  ): Float32Array {
+    const input = this.prepare(rows, offset, m, undefined);
+    const t = tf.tidy(() => tf.mean(this.network.recordView(tf.tensor2d(input, [m, this.d])).sq, 1));
+    out.set(t.dataSync() as Float32Array, at);
+    t.dispose();
+    return out;
+  }
+
+  /**
+   * The lean path's imputation for rows with missing values, equal to imputeMissing's: the missing inputs
+   * take the model's reconstruction twice over, and the last pass's error is summed over observed features only.
+   */
+  private rescoreHoled(rows: Float32Array, holed: readonly number[], scores: Float32Array): void {
+    const d = this.d;
+    for (let s = 0; s < holed.length; s += this.maxBatch) {
+      const idx = holed.slice(s, s + this.maxBatch);
+      const k = idx.length;
+      const raw = gatherRows(rows, d, idx);
+      const observed = new Float32Array(k * d);
+      for (let i = 0; i < k * d; i++) observed[i] = Number.isNaN(raw[i]!) ? 0 : 1;
+      const input = this.prepare(raw, 0, k, undefined);
+      const t = tf.tidy(() => {
+        const x0 = tf.tensor2d(input, [k, d]);
+        const keep = tf.tensor2d(observed, [k, d]);
+        const fill = tf.sub(1, keep);
+        let x = x0;
+        for (let pass = 0; pass < 2; pass++) {
+          const { recon } = this.network.recordView(x);
+          x = tf.add(tf.mul(x0, keep), tf.mul(recon, fill));
+        }
+        return tf.div(tf.sum(tf.mul(this.network.recordView(x).sq, keep), 1), d);
+      });
+      const out = t.dataSync() as Float32Array;
+      t.dispose();
+      for (let h = 0; h < k; h++) scores[idx[h]!] = out[h]!;
+    }
   }
 
   private runFull(
@@ -372,4 +472,14 @@ export class Detector implements Scorer {
     this.disposed = true;
     this.network.dispose();
   }
+}
+
+/** Rows `idx` of a row-major matrix, packed. */
+function gatherRows(rows: Float32Array, d: number, idx: readonly number[]): Float32Array {
+  const out = new Float32Array(idx.length * d);
+  for (let h = 0; h < idx.length; h++) {
+    const r = idx[h]! * d;
+    for (let j = 0; j < d; j++) out[h * d + j] = rows[r + j]!;
+  }
+  return out;
 }

@@ -32,9 +32,18 @@ export interface ModelIdentity {
   readonly featureNames: readonly string[];
 }
 
+export interface ScoreOptions {
+  /**
+   * Which rows get contributions and expected values: every row (default), or only the rows flagged as
+   * anomalies, the rest left all zeros. Scores, thresholds and decisions are the same either way; the pipeline
+   * asks for `anomalies`, since explaining every row of a mostly normal stream is most of the scoring cost.
+   */
+  readonly explain?: 'all' | 'anomalies';
+}
+
 /** What the pipeline scores with. Implementations are synchronous: the hot path never awaits per batch. */
 export interface Scorer {
   readonly identity: ModelIdentity;
   /** Score `n` rows held row-major in `rows` (length ≥ n × featureNames.length). */
-  score(rows: Float32Array, n: number, entities?: readonly string[]): BatchScores;
+  score(rows: Float32Array, n: number, entities?: readonly string[], options?: ScoreOptions): BatchScores;
 }

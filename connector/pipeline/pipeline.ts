@@ -387,7 +387,7 @@ export class Pipeline {
     const n = scoredItems.length;
     if (n > 0) {
       const t0 = performance.now();
-      const scores = scorer.score(matrix, n, entities);
+      const scores = scorer.score(matrix, n, entities, { explain: 'anomalies' });
       const detectedAt = this.clock.now();
       metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
       for (let k = 0; k < n; k++) {

@@ -122,6 +122,41 @@ describe('scores and explanations', () => {
     det.dispose();
   });
 
+  it("explain 'anomalies': same scores and decisions as the full path, explanations for flagged rows only", async () => {
+    for (const model of [{ kind: 'dense' }, { kind: 'vae' }] as SpecOverrides[]) {
+      const det = await trainOn(model);
+      const normal = normalRows(M, 300, 21);
+      const odd = anomalousRows(M, 60, 22);
+      const rows = new Float32Array((normal.n + odd.n) * D);
+      rows.set(normal.rows);
+      rows.set(odd.rows, normal.n * D);
+      // Missing values on a third of the rows, anomalies among them, so the in-graph imputation is exercised.
+      for (let i = 0; i < normal.n + odd.n; i += 3) rows[i * D + (i % D)] = Number.NaN;
+      const n = normal.n + odd.n;
+      const full = det.score(rows, n);
+      const lean = det.score(rows, n, undefined, { explain: 'anomalies' });
+      expect(Array.from(lean.isAnomaly)).toEqual(Array.from(full.isAnomaly));
+      let flagged = 0;
+      for (let i = 0; i < n; i++) {
+        expect(lean.scores[i]).toBeCloseTo(full.scores[i]!, 4);
+        expect(lean.threshold[i]).toBe(full.threshold[i]);
+        const c = lean.contributions.subarray(i * D, i * D + D);
+        const e = lean.expected.subarray(i * D, i * D + D);
+        if (lean.isAnomaly[i] === 1) {
+          flagged++;
+          for (let j = 0; j < D; j++) {
+            expect(c[j]).toBeCloseTo(full.contributions[i * D + j]!, 4);
+            expect(e[j]).toBeCloseTo(full.expected[i * D + j]!, 3);
+          }
+        } else {
+          expect(c.every((v) => v === 0) && e.every((v) => v === 0)).toBe(true);
+        }
+      }
+      expect(flagged).toBeGreaterThan(40);
+      det.dispose();
+    }
+  });
+
   it('expected values are in input units: a feature at offset 1000, scale 50 is reconstructed near its true value', async () => {
     const offset = [1000, 0, 0, 0, 0, 0, 0, 0];
     const scale = [50, 1, 1, 1, 1, 1, 1, 1];
