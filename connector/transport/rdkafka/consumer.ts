@@ -117,6 +117,7 @@ export class RdkafkaConsumer implements Consumer {
   private gateOpen = true;
   private revokeChain: Promise<void> = Promise.resolve();
   private fetching: Promise<void> | null = null;
+  private pollWhileClosing = false;
   private fetchSize = MIN_FETCH;
   private restartAttempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -208,7 +209,17 @@ export class RdkafkaConsumer implements Consumer {
       this.state = 'closing';
       clearTimeout(this.restartTimer);
       try {
-        await this.revoke(this.ownership.list(), 'close');
+        // The final commits made while revoking are confirmed through offset_commit_cb, which librdkafka
+        // serves only from consume calls: keep polling until they are in, with fetching paused so the calls
+        // return nothing but those callbacks. Without this, closing waited out the commit timeout.
+        this.pollWhileClosing = true;
+        for (const part of this.parts.values()) this.setFetchPaused(part, true);
+        this.kickFetch();
+        try {
+          await this.revoke(this.ownership.list(), 'close');
+        } finally {
+          this.pollWhileClosing = false;
+        }
         if (this.fetching) await this.fetching;
         const client = this.client;
         this.client = null;
@@ -416,14 +427,14 @@ export class RdkafkaConsumer implements Consumer {
    * while the main thread works: at most two calls' worth of records are ever outside the bounded buffers.
    */
   private kickFetch(): void {
-    if (this.fetching || this.state !== 'running' || !this.client || !this.fetchGateOpen()) return;
+    if (this.fetching || !this.fetchAllowed() || !this.client || !this.fetchGateOpen()) return;
     const client = this.client;
     const done = deferred<void>();
     this.fetching = done.promise;
     const next = () => {
       this.fetching = null;
       done.resolve();
-      if (this.state === 'running' && this.client === client) this.kickFetch();
+      if (this.fetchAllowed() && this.client === client) this.kickFetch();
     };
     if (this.pendingSeeks.size > 0) {
       void this.applySeeks(client).finally(next);
@@ -447,6 +458,10 @@ export class RdkafkaConsumer implements Consumer {
       next();
       if (n > 0) this.ingest(messages);
     });
+  }
+
+  private fetchAllowed(): boolean {
+    return this.state === 'running' || (this.state === 'closing' && this.pollWhileClosing);
   }
 
   /**

@@ -239,6 +239,36 @@ export function describeTransportConformance(kind: TransportKind): void {
       expect(second.offsets(0)).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(60 + i)));
     });
 
+    it('a commit made in onRevoked while closing is confirmed', async () => {
+      transport = setup();
+      const t = await topic(2);
+      await transport.producer().send(messages(t, 200));
+      const group = uniqueName('g');
+      const seen = new Collector();
+      let hookCommit: unknown;
+      const c = transport.consumer(
+        testConsumerOptions(group, [t], {
+          hooks: {
+            onRevoked: async (parts, info) => {
+              if (info.reason !== 'close') return;
+              hookCommit = await c
+                .commit(parts.map((p) => ({ ...p, offset: BigInt(seen.offsets(p.partition).length) })))
+                .catch((err: unknown) => err);
+            },
+          },
+        }),
+      );
+      await c.start(seen.handler);
+      await waitFor('200 records', () => seen.count >= 200);
+      await c.close();
+      // A commit whose confirmation never arrives fails after requestTimeoutMs (10 s here).
+      expect(hookCommit).toMatchObject({ refused: [] });
+      expect((hookCommit as { committed: unknown[] }).committed).toHaveLength(2);
+      const committed = await transport.admin().fetchCommittedOffsets(group, [t]);
+      const total = committed.reduce((sum, o) => sum + Number(o.offset), 0);
+      expect(total).toBe(200);
+    });
+
     it('pause stops delivery from a partition until resume, which continues exactly where it stopped', async () => {
       transport = setup();
       const t = await topic(2);
