@@ -155,6 +155,9 @@ export const RDKAFKA_PROTECTED_PROPERTIES: ReadonlySet<string> = new Set([
   'transactional.id',
   'isolation.level',
   'group.id',
+  // The consumer's rebalance and buffering logic assumes eager assignment and no EOF events.
+  'partition.assignment.strategy',
+  'enable.partition.eof',
 ]);
 
 export function rdkafkaConnectionProperties(options: TransportOptions): RdkafkaProperties {

@@ -81,13 +81,14 @@ abstract class RdkafkaProducerBase {
 
   protected baseConfig(): Record<string, string | number | boolean> {
     return {
+      // Tuning defaults, which `librdkafka` in the transport options may override.
+      'batch.num.messages': 10_000,
+      'batch.size': 1_000_000,
+      'queue.buffering.max.messages': 1_000_000,
       ...rdkafkaConnectionProperties(this.transportOptions),
       'enable.idempotence': true,
       'linger.ms': this.options.lingerMs ?? 5,
-      'batch.num.messages': 10_000,
-      'batch.size': 1_000_000,
       'compression.codec': this.options.compression === 'gzip' ? 'gzip' : 'none',
-      'queue.buffering.max.messages': 1_000_000,
     };
   }
 
