@@ -97,6 +97,8 @@ interface Item {
   readonly row: number;
   readonly entity: string;
   readonly eventTime: number;
+  /** When the client handed the record over: the start of Vigil's own latency. */
+  readonly fetchedAt: number;
   readonly dead: DeadLetterMessage | null;
 }
 
@@ -292,7 +294,7 @@ export class Pipeline {
     }
     const entity = extractor.entityOf(value) ?? record.key?.toString('utf8') ?? '';
     const eventTime = extractor.eventTimeOf(value) ?? record.timestamp;
-    return { record, offset, generation, rows, row: i, entity, eventTime, dead: null };
+    return { record, offset, generation, rows, row: i, entity, eventTime, fetchedAt: now, dead: null };
   }
 
   private deadItem(
@@ -318,6 +320,7 @@ export class Pipeline {
       row: 0,
       entity: '',
       eventTime: record.timestamp,
+      fetchedAt: now,
       dead: letter,
     };
   }
@@ -452,8 +455,10 @@ export class Pipeline {
 
     const ackedAt = this.clock.now();
     if (metrics !== undefined) {
-      for (const { value: item } of items)
+      for (const { value: item } of items) {
         metrics.endToEndLatency.observe((ackedAt - item.record.timestamp) / 1000);
+        metrics.processingLatency.observe((ackedAt - item.fetchedAt) / 1000);
+      }
       metrics.recordsScored.inc(n);
       metrics.anomalies.inc(events.length);
     }

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
 import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.js';
@@ -5,6 +6,7 @@ import { Pipeline } from '../../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../../connector/transport/index.js';
 import type { Transport, TransportKind } from '../../../connector/transport/types.js';
 import { silentLogger } from '../../../core/logger.js';
+import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
 import type { Detector } from '../../../model/detector.js';
 import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
@@ -95,6 +97,7 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
     await producer.disconnect();
 
     const events: AnomalyEvent[] = [];
+    const registry = new Registry();
     const pipeline = new Pipeline(
       {
         topics: [input],
@@ -112,6 +115,7 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
         scorer: detector,
         output: plainAvroOutputCodec(),
         logger: silentLogger(),
+        metrics: new VigilMetrics(registry),
         onAnomaly: (e) => events.push(e),
       },
     );
@@ -126,6 +130,19 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
     expect(pipeline.stats.scored).toBe(good.length);
     expect(pipeline.stats.deadLettered).toBe(poison.length);
     expect(pipeline.stats.scored + pipeline.stats.deadLettered).toBe(messages.length);
+    // Both latencies are observed once per record; Vigil's own part is within the end-to-end one.
+    const histogram = async (name: string) => {
+      const values = (await registry.getSingleMetric(name)!.get()).values;
+      const pick = (suffix: string) =>
+        values.find((v) => (v as { metricName?: string }).metricName === `${name}${suffix}`)!.value;
+      return { count: pick('_count'), sum: pick('_sum') };
+    };
+    const e2e = await histogram('vigil_end_to_end_latency_seconds');
+    const own = await histogram('vigil_processing_latency_seconds');
+    expect(e2e.count).toBe(messages.length);
+    expect(own.count).toBe(messages.length);
+    expect(own.sum).toBeGreaterThan(0);
+    expect(own.sum).toBeLessThanOrEqual(e2e.sum);
 
     const letters = await readAll(dlq, poison.length);
     expect(letters).toHaveLength(poison.length);
@@ -155,6 +172,8 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
       expect(e.source.topic).toBe(input);
       // Listed contributions are the top ten of 35 features; they carry most of the error.
       expect(share).toBeLessThanOrEqual(1.0001);
+      expect(share).toBeGreaterThan(0.5);
+      expect(e.contributions.every((c) => Number.isFinite(c.expected))).toBe(true);
       expect(e.model).toEqual({ id: 'sensor-test', version: 'v1' });
     }
     // The injected anomalies should be a large part of what was flagged.
