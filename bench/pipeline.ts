@@ -326,7 +326,7 @@ async function measure(
       log(transport, `latency at ${fmtInt(rate)} rec/s (${spec}):`, costs(r.run));
       log(
         transport,
-        `  p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms; from client p50 ${f1(l.fromClient.p50)} p99 ${f1(l.fromClient.p99)}; delivered to the pipeline p50 ${f1(l.delivered.p50)} p99 ${f1(l.delivered.p99)}; send→ack p50 ${f1(l.send.p50)} p99 ${f1(l.send.p99)} (${l.send.count} sends); event-loop delay p99 ${f1(l.loopDelay.p99)} max ${f1(l.loopDelay.max)}; paced producer acks p50 ${f1(r.paced.ack.p50)} p99 ${f1(r.paced.ack.p99)}, fell behind ≤ ${f1(r.paced.maxBehindMs)} ms`,
+        `  p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms; from client p50 ${f1(l.fromClient.p50)} p99 ${f1(l.fromClient.p99)}; delivered to the pipeline p50 ${f1(l.delivered.p50)} p99 ${f1(l.delivered.p99)}; in Vigil p50 ${f1(l.inVigil.p50)} p99 ${f1(l.inVigil.p99)}; send→ack p50 ${f1(l.send.p50)} p99 ${f1(l.send.p99)} (${l.send.count} sends); event-loop delay p99 ${f1(l.loopDelay.p99)} max ${f1(l.loopDelay.max)}; paced producer acks p50 ${f1(r.paced.ack.p50)} p99 ${f1(r.paced.ack.p99)}, fell behind ≤ ${f1(r.paced.maxBehindMs)} ms`,
       );
     }
   }
@@ -442,6 +442,7 @@ function report(
           'p99.9',
           'max',
           'of which produce → delivered p50 / p99',
+          'in Vigil (delivered → outputs acked) p50 / p99',
           'outputs send → ack p50 / p99',
           'event-loop delay p99 / max',
           'CPU µs/record: main thread / broker',
@@ -460,6 +461,7 @@ function report(
               ms(l.p999),
               ms(l.max),
               `${f1(l.delivered.p50)} / ${f1(l.delivered.p99)} ms`,
+              `${f1(l.inVigil.p50)} / ${f1(l.inVigil.p99)} ms`,
               `${f1(l.send.p50)} / ${f1(l.send.p99)} ms`,
               `${f1(l.loopDelay.p99)} / ${f1(l.loopDelay.max)} ms`,
               `${us(x.run.result.mainCpuMs)} / ${us(x.run.result.brokerCpuMs)}`,

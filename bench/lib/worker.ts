@@ -89,6 +89,8 @@ export interface JobResult {
     readonly delivered: Percentiles;
     /** One send() of a scored batch's outputs → acknowledged. */
     readonly send: Percentiles;
+    /** Vigil's own part: handed over by the client → outputs acknowledged (vigil_processing_latency_seconds). */
+    readonly inVigil: Percentiles;
     /** rdkafka: produce timestamp → handed to JS by node-rdkafka's consume() (empty for kafkajs). */
     readonly fromClient: Percentiles;
     /** Event-loop delay (perf_hooks, 10 ms resolution) over the run: how long callbacks waited for the thread. */
@@ -367,6 +369,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
   // kept exactly instead of in the histogram's buckets. Only records stamped inside the window count.
   let window = { from: Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY, total: job.total };
   const latencies = new Samples();
+  const inVigil = new Samples();
   if (job.latency) {
     const observe = metrics.endToEndLatency.observe.bind(metrics.endToEndLatency);
     metrics.endToEndLatency.observe = ((value: number) => {
@@ -374,6 +377,12 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       if (inWindow(Date.now() - value * 1000)) latencies.push(value * 1000);
       observe(value);
     }) as typeof metrics.endToEndLatency.observe;
+    const observeOwn = metrics.processingLatency.observe.bind(metrics.processingLatency);
+    metrics.processingLatency.observe = ((value: number) => {
+      // Windowed by when the record was handed over, which is within milliseconds of its timestamp here.
+      if (inWindow(Date.now() - value * 1000)) inVigil.push(value * 1000);
+      observeOwn(value);
+    }) as typeof metrics.processingLatency.observe;
   }
   const pipeline = new Pipeline(
     {
@@ -433,6 +442,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       ...percentiles(latencies),
       delivered: percentiles(probes.delivered),
       send: percentiles(probes.send),
+      inVigil: percentiles(inVigil),
       fromClient: percentiles(probes.fromClient),
       loopDelay: {
         p50: loopDelay.percentile(50) / 1e6,

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Service, startService } from '../../../cli/compose.js';
 import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
+import type { TransportKind } from '../../../connector/transport/types.js';
 import { validateConfig } from '../../../core/config/load.js';
 import { loadSchema, schemaPath } from '../../../schemas/catalog.js';
 import type { AnomalyEvent } from '../../../schemas/types.js';
@@ -52,7 +53,7 @@ afterAll(async () => {
   await deleteTopics(kafka, topics);
 });
 
-function setup(name: string) {
+function setup(name: string, transport: TransportKind) {
   const t = {
     input: uniqueName(`${name}-in`),
     anomalies: uniqueName(`${name}-anom`),
@@ -63,7 +64,7 @@ function setup(name: string) {
   topics.push(t.input, t.anomalies, t.dlq, t.scores);
   const config = (clientId: string) => ({
     kafka: {
-      transport: 'kafkajs',
+      transport,
       brokers: brokers(),
       clientId,
       groupId: t.groupId,
@@ -131,9 +132,9 @@ async function outcome(t: ReturnType<typeof setup>) {
   return { report, rescored };
 }
 
-describe('two vigil instances in one group (kafkajs)', () => {
+describe.each<TransportKind>(['kafkajs', 'rdkafka'])('two vigil instances in one group (%s)', (kind) => {
   it('one stops gracefully mid-stream: the other takes its partitions over, nothing lost, nothing twice', async () => {
-    const t = setup('group-leave');
+    const t = setup(`group-leave-${kind}`, kind);
     await createTopics(kafka, { [t.input]: 6, [t.anomalies]: 3, [t.dlq]: 1, [t.scores]: 3 });
     const a = await startService(validateConfig(t.config('vigil-a')), testLogger('group-a'));
     services.push(a);
@@ -165,7 +166,7 @@ describe('two vigil instances in one group (kafkajs)', () => {
 
     const { report, rescored } = await outcome(t);
     console.info(
-      `[group graceful leave] b consumed ${bStats.consumed} before leaving, a ${a.pipeline.stats.consumed} in all; ` +
+      `[group graceful leave, ${kind}] b consumed ${bStats.consumed} before leaving, a ${a.pipeline.stats.consumed} in all; ` +
         `anomaly events expected ${report.expected} (+${report.borderline} borderline), received ${report.received}, ` +
         `duplicates ${report.duplicates}; records scored twice ${rescored}`,
     );
@@ -174,7 +175,7 @@ describe('two vigil instances in one group (kafkajs)', () => {
   }, 120_000);
 
   it('one is killed (SIGKILL) mid-stream: its partitions come back to the survivor, nothing lost', async () => {
-    const t = setup('group-kill');
+    const t = setup(`group-kill-${kind}`, kind);
     await createTopics(kafka, { [t.input]: 6, [t.anomalies]: 3, [t.dlq]: 1, [t.scores]: 3 });
     const a = await startService(validateConfig(t.config('vigil-a')), testLogger('group-a'));
     services.push(a);
@@ -224,7 +225,7 @@ describe('two vigil instances in one group (kafkajs)', () => {
 
     const { report, rescored } = await outcome(t);
     console.info(
-      `[group member killed] b held ${JSON.stringify(bAssigned.at(-1)?.['partitions'])}; committed at kill ` +
+      `[group member killed, ${kind}] b held ${JSON.stringify(bAssigned.at(-1)?.['partitions'])}; committed at kill ` +
         `${committedAtKill.committed}/${t.messages.length}; anomaly events expected ${report.expected} ` +
         `(+${report.borderline} borderline), received ${report.received}, duplicates ${report.duplicates}; ` +
         `records scored twice ${rescored}`,
