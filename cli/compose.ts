@@ -20,7 +20,9 @@ import type { Logger } from '../core/logger.js';
 import { VigilMetrics } from '../core/metrics/vigil-metrics.js';
 import { loadDetector } from '../model/artifact.js';
 import { initBackend } from '../model/backend.js';
-import type { Scorer } from '../model/types.js';
+import { Detector, type DetectorOptions } from '../model/detector.js';
+import type { AsyncScorer, Scorer } from '../model/types.js';
+import { detectorSource, ScoringPool } from '../model/workers/pool.js';
 import type { AvroType } from '../schemas/avro.js';
 import { loadSchemaFile } from '../schemas/catalog.js';
 import { SchemaCache } from '../schemas/codec.js';
@@ -66,7 +68,7 @@ export interface Service {
   readonly metrics: VigilMetrics;
   readonly registry: Registry;
   readonly extractor: FeatureExtractor;
-  readonly scorer: Scorer;
+  readonly scorer: Scorer | AsyncScorer;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
   stop(): Promise<void>;
 }
@@ -94,8 +96,10 @@ export async function startService(
       : t.method === 'fixed' && t.value !== undefined
         ? { threshold: { value: t.value } }
         : {};
-  const scorer = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
-  metrics.setModel(scorer.identity.id, scorer.identity.version, backend.name);
+  const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
+  const pool = await scoringPool(config, detector, threshold);
+  const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
+  metrics.setModel(detector.identity.id, detector.identity.version, backend.name);
 
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
@@ -166,6 +170,7 @@ export async function startService(
       stopped ??= (async () => {
         clearInterval(lagTimer);
         await pipeline.stop();
+        await pool?.close();
         await transport.close();
         await new Promise<void>((resolve) =>
           server === undefined ? resolve() : server.close(() => resolve()),
@@ -174,6 +179,30 @@ export async function startService(
       return stopped;
     },
   };
+}
+
+/** The worker-thread pool `model.workers` asks for, each worker with a copy of the served model; or none. */
+async function scoringPool(
+  config: VigilConfig,
+  scorer: Scorer,
+  threshold: Pick<DetectorOptions, 'threshold'>,
+): Promise<ScoringPool | undefined> {
+  const size = config.model.workers;
+  if (size === 0) return undefined;
+  if (!(scorer instanceof Detector)) {
+    throw new VigilError('CONFIG_INVALID', 'model.workers: only a trained Detector can be copied to workers');
+  }
+  if (scorer.spec.kind === 'conv1d' && size > 1) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `model.workers: ${size} given, but a conv1d model keeps per-entity window history, which one worker must hold; use 1`,
+    );
+  }
+  return ScoringPool.create(detectorSource(scorer), {
+    size,
+    backend: config.model.backend,
+    detector: threshold,
+  });
 }
 
 function pipelineLag(pipeline: Pipeline): { topic: string; partition: number; lag: number }[] {

@@ -47,3 +47,17 @@ export interface Scorer {
   /** Score `n` rows held row-major in `rows` (length ≥ n × featureNames.length). */
   score(rows: Float32Array, n: number, entities?: readonly string[], options?: ScoreOptions): BatchScores;
 }
+
+/**
+ * A scorer that works off the caller's thread (model/workers' pool): the same contract, answered later. The
+ * pipeline keeps fetching, decoding and producing on its own thread while batches are scored elsewhere.
+ */
+export interface AsyncScorer {
+  readonly identity: ModelIdentity;
+  scoreAsync(
+    rows: Float32Array,
+    n: number,
+    entities?: readonly string[],
+    options?: ScoreOptions,
+  ): Promise<BatchScores>;
+}

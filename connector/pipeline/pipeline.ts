@@ -3,7 +3,7 @@ import { isRetriable, isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
-import type { Scorer } from '../../model/types.js';
+import type { AsyncScorer, BatchScores, Scorer } from '../../model/types.js';
 import type { FeatureExtractor } from '../../schemas/features/extractor.js';
 import type { AnomalyEvent } from '../../schemas/types.js';
 import { type Batch, MicroBatcher, type MicroBatchOptions } from '../batch/micro-batcher.js';
@@ -78,7 +78,8 @@ export interface PipelineDeps {
   readonly transport: Transport;
   readonly decoder: RecordDecoder;
   readonly extractor: FeatureExtractor;
-  readonly scorer: Scorer;
+  /** In-thread (Detector) or off-thread (the worker pool's AsyncScorer). */
+  readonly scorer: Scorer | AsyncScorer;
   readonly output: OutputCodec;
   readonly logger: Logger;
   readonly metrics?: VigilMetrics;
@@ -136,7 +137,7 @@ export class Pipeline {
   private readonly partitions = new Map<string, TopicPartition>();
   private readonly ready: Batch<Item>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private scorer: Scorer;
+  private scorer: Scorer | AsyncScorer;
   private matrix: Float32Array;
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
@@ -165,7 +166,7 @@ export class Pipeline {
   }
 
   /** Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only. */
-  setScorer(scorer: Scorer): void {
+  setScorer(scorer: Scorer | AsyncScorer): void {
     if (scorer.identity.featureNames.length !== this.deps.extractor.width) {
       throw new VigilError('MODEL_INVALID', 'a replacement model must take the same features as the mapping');
     }
@@ -390,7 +391,15 @@ export class Pipeline {
     const n = scoredItems.length;
     if (n > 0) {
       const t0 = performance.now();
-      const scores = scorer.score(matrix, n, entities, { explain: 'anomalies' });
+      let scores: BatchScores;
+      let values = matrix;
+      if ('scoreAsync' in scorer) {
+        // The shared matrix is refilled by the next batch while this one is away: keep this batch's own copy.
+        values = matrix.slice(0, n * d);
+        scores = await scorer.scoreAsync(values, n, entities, { explain: 'anomalies' });
+      } else {
+        scores = scorer.score(matrix, n, entities, { explain: 'anomalies' });
+      }
       const detectedAt = this.clock.now();
       metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
       for (let k = 0; k < n; k++) {
@@ -403,7 +412,7 @@ export class Pipeline {
             entity: item.entity,
             scores,
             row: k,
-            rows: this.matrix,
+            rows: values,
             model: scorer.identity,
             detectedAt,
             maxContributions: o.maxContributions ?? 10,

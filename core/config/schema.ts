@@ -493,6 +493,16 @@ const ModelSchema = z
         examples: ['wasm'],
       }),
     threshold: ThresholdSchema.prefault({}),
+    workers: z
+      .int()
+      .min(0)
+      .max(16)
+      .default(0)
+      .meta({
+        description:
+          'Worker threads that score batches off the main thread, each with its own copy of the model (0: score on the main thread). One frees the main thread for fetching, decoding and producing; a conv1d model keeps per-entity history, so it allows at most one.',
+        examples: [1],
+      }),
   })
   .meta({ description: 'The model that scores records.' });
 

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, type ErrorCode, VigilError } from '../../core/errors.js';
 import type { BackendPreference } from '../backend.js';
 import type { Detector, DetectorOptions } from '../detector.js';
-import type { BatchScores } from '../types.js';
+import type { AsyncScorer, BatchScores, ModelIdentity, ScoreOptions } from '../types.js';
 import type {
   DetectorSource,
   FromWorker,
@@ -201,14 +201,15 @@ export class ScoringPool {
     return this.slots.map((s) => s.backend);
   }
 
-  /** Full BatchScores (scores, explanations, thresholds) for n rows. */
+  /** Full BatchScores (scores, explanations, thresholds) for n rows; `explain` as in Detector.score. */
   async score(
     rows: Float32Array,
     n: number,
     entities?: readonly string[],
-    call: ScoreCallOptions = {},
+    call: ScoreCallOptions & ScoreOptions = {},
   ): Promise<BatchScores> {
-    const m = await this.dispatch('full', rows, n, entities, call);
+    const mode = call.explain === 'anomalies' ? 'explain-anomalies' : 'full';
+    const m = await this.dispatch(mode, rows, n, entities, call);
     return {
       n: m.n,
       d: m.d,
@@ -218,6 +219,18 @@ export class ScoringPool {
       severity: m.severity!,
       isAnomaly: m.isAnomaly!,
       threshold: m.threshold!,
+    };
+  }
+
+  /**
+   * The pool as the pipeline's AsyncScorer. The caller's rows are copied, not moved: the pipeline still reads
+   * the flagged records' values when it builds their events.
+   */
+  asScorer(identity: ModelIdentity): AsyncScorer {
+    return {
+      identity,
+      scoreAsync: (rows, n, entities, options) =>
+        this.score(rows, n, entities, { ...options, transfer: false }),
     };
   }
 
@@ -239,11 +252,9 @@ export class ScoringPool {
       const slot = this.slots[((affinity % this.slots.length) + this.slots.length) % this.slots.length]!;
       return slot;
     }
-    let best: Slot | undefined;
-    for (const s of live) {
-      if (s.pending.size >= this.maxInFlight) continue;
-      if (best === undefined || s.pending.size < best.pending.size) best = s;
-    }
+    // The least busy worker, full or not: the caller waits for a slot on it when every worker is full.
+    let best = live[0]!;
+    for (const s of live) if (s.pending.size < best.pending.size) best = s;
     return best;
   }
 

@@ -24,7 +24,8 @@ export interface WorkerInit {
   readonly detector: Omit<DetectorOptions, 'logger'>;
 }
 
-export type ScoreMode = 'full' | 'scores';
+/** `explain-anomalies`: Detector.score with `explain: 'anomalies'` (see ScoreOptions). */
+export type ScoreMode = 'full' | 'explain-anomalies' | 'scores';
 
 export interface ScoreRequest {
   readonly type: 'score';

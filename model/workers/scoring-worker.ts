@@ -66,7 +66,12 @@ port.on('message', (msg: ToWorker) => {
       send({ type: 'scored', id: msg.id, n: msg.n, d: detector.d, scores }, [scores.buffer as ArrayBuffer]);
       return;
     }
-    const r = detector.score(msg.rows, msg.n, msg.entities);
+    const r = detector.score(
+      msg.rows,
+      msg.n,
+      msg.entities,
+      msg.mode === 'explain-anomalies' ? { explain: 'anomalies' } : undefined,
+    );
     const arrays = [r.scores, r.contributions, r.expected, r.severity, r.isAnomaly, r.threshold];
     send(
       { type: 'scored', id: msg.id, ...r },

@@ -8,6 +8,7 @@ import type { Transport, TransportKind } from '../../../connector/transport/type
 import { silentLogger } from '../../../core/logger.js';
 import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
 import type { Detector } from '../../../model/detector.js';
+import { detectorSource, ScoringPool } from '../../../model/workers/pool.js';
 import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
 import { brokers, createTopic, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
@@ -43,8 +44,13 @@ async function readAll(topic: string, expected: number, timeoutMs = 30_000) {
   return out;
 }
 
-describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) => {
+describe.each<[TransportKind, 'main thread' | 'worker thread']>([
+  ['kafkajs', 'main thread'],
+  ['rdkafka', 'main thread'],
+  ['kafkajs', 'worker thread'],
+])('pipeline over %s, scoring on the %s', (kind, scoring) => {
   let transport: Transport;
+  let pool: ScoringPool | undefined;
   const input = uniqueName(`pipe-in-${kind}`);
   const anomalies = uniqueName(`pipe-anom-${kind}`);
   const dlq = uniqueName(`pipe-dlq-${kind}`);
@@ -60,6 +66,7 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
     );
   });
   afterAll(async () => {
+    await pool?.close();
     await transport?.close();
     for (const t of [input, anomalies, dlq]) await deleteTopic(t);
   });
@@ -98,6 +105,9 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
 
     const events: AnomalyEvent[] = [];
     const registry = new Registry();
+    if (scoring === 'worker thread') {
+      pool = await ScoringPool.create(detectorSource(detector), { size: 1, backend: 'wasm' });
+    }
     const pipeline = new Pipeline(
       {
         topics: [input],
@@ -112,7 +122,7 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('pipeline over %s', (kind) 
         transport,
         decoder: plainAvroDecoder(sensorType),
         extractor: sensorExtractor(),
-        scorer: detector,
+        scorer: pool?.asScorer(detector.identity) ?? detector,
         output: plainAvroOutputCodec(),
         logger: silentLogger(),
         metrics: new VigilMetrics(registry),

@@ -64,6 +64,31 @@ describe('ScoringPool', () => {
     }
   });
 
+  it('queues calls beyond the workers’ slots instead of refusing them; explains flagged rows only when asked', async () => {
+    const local = detector.score(batch, 300, undefined, { explain: 'anomalies' });
+    const pool = await ScoringPool.create(detectorSource(detector), { size: 1, maxInFlight: 1 });
+    try {
+      const scorer = pool.asScorer(detector.identity);
+      expect(scorer.identity).toEqual(detector.identity);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => scorer.scoreAsync(batch, 300, undefined, { explain: 'anomalies' })),
+      );
+      for (const r of results) {
+        expect(r.scores).toEqual(local.scores);
+        expect(r.isAnomaly).toEqual(local.isAnomaly);
+        expect(r.contributions).toEqual(local.contributions);
+      }
+      // asScorer copies: the caller's rows are still readable (the pipeline reads flagged records' values).
+      expect(batch.length).toBe(300 * D);
+      const normalRow = local.isAnomaly.indexOf(0);
+      expect(results[0]!.contributions.subarray(normalRow * D, normalRow * D + D).every((v) => v === 0)).toBe(
+        true,
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('moves the caller’s buffer by default and copies a view or when asked to', async () => {
     const pool = await ScoringPool.create(detectorSource(detector), { size: 1 });
     try {
