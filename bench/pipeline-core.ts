@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/pipeline-core.ts [--records 300000] [--repeat 5] [--batching '{"maxRecords":2000}']
  *       [--in-flight N] [--fetch N] [--profile out.cpuprofile] [--no-write] [--label text] [--section name]
- *       [--what-if-explain-anomalies-only]
+ *       [--workers N]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -23,7 +23,7 @@ import { ConfigSchema } from '../core/config/schema.js';
 import { silentLogger } from '../core/logger.js';
 import { VigilMetrics } from '../core/metrics/vigil-metrics.js';
 import type { Detector } from '../model/detector.js';
-import type { Scorer } from '../model/types.js';
+import { detectorSource, ScoringPool } from '../model/workers/pool.js';
 import { loadSchema } from '../schemas/catalog.js';
 import { memoryTransport } from './lib/memory-transport.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -49,15 +49,11 @@ const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-fligh
 const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
 const PROFILE = arg('profile', '');
 const WRITE = !process.argv.includes('--no-write');
-/**
- * What-if (not the shipped Detector): score every row with scoreOnly and compute the explanations (contributions,
- * expected values, thresholds) only for rows over the calibrated threshold, by scoring those rows again. Shows
- * what explaining anomalies only would be worth; adaptive thresholds are off here, so the results agree.
- */
-const WHAT_IF_EXPLAIN_ANOMALIES_ONLY = process.argv.includes('--what-if-explain-anomalies-only');
+/** Worker threads scoring off the main thread (the service's `model.workers`); 0: on the main thread. */
+const WORKERS = Number(arg('workers', '0'));
 const LABEL = arg('label', '');
-/** RESULTS.md section to write; variants (what-if, other batching) get their own so they do not replace the baseline. */
-const SECTION = arg('section', WHAT_IF_EXPLAIN_ANOMALIES_ONLY ? 'pipeline-core-what-if' : 'pipeline-core');
+/** RESULTS.md section to write; variants (other batching, workers) get their own so they do not replace the baseline. */
+const SECTION = arg('section', 'pipeline-core');
 
 /** utime + stime of the main thread, ms (Linux; NaN elsewhere). */
 function mainThreadCpuMs(): number {
@@ -88,46 +84,7 @@ const Pipeline: typeof CurrentPipeline =
         }
       ).Pipeline;
 
-function explainAnomaliesOnly(detector: Detector): Scorer {
-  const d = detector.d;
-  const threshold = detector.calibration.threshold;
-  let scores = new Float32Array(0);
-  let subset = new Float32Array(0);
-  return {
-    identity: detector.identity,
-    score(rows, n, entities) {
-      if (scores.length < n) scores = new Float32Array(n);
-      detector.scoreOnly(rows, n, entities, scores);
-      const picked: number[] = [];
-      for (let i = 0; i < n; i++) if (scores[i]! > threshold) picked.push(i);
-      const isAnomaly = new Uint8Array(n);
-      const out = {
-        n,
-        d,
-        scores: scores.slice(0, n),
-        contributions: new Float32Array(n * d),
-        expected: new Float32Array(n * d),
-        severity: new Float32Array(n),
-        isAnomaly,
-        threshold: new Float32Array(n).fill(threshold),
-      };
-      if (picked.length === 0) return out;
-      if (subset.length < picked.length * d) subset = new Float32Array(picked.length * d);
-      for (let k = 0; k < picked.length; k++) {
-        const row = picked[k]!;
-        subset.set(rows.subarray(row * d, row * d + d), k * d);
-      }
-      const full = detector.score(subset, picked.length);
-      picked.forEach((row, k) => {
-        isAnomaly[row] = full.isAnomaly[k]!;
-        out.severity[row] = full.severity[k]!;
-        out.contributions.set(full.contributions.subarray(k * d, k * d + d), row * d);
-        out.expected.set(full.expected.subarray(k * d, k * d + d), row * d);
-      });
-      return out;
-    },
-  };
-}
+let scoringPool: ScoringPool | undefined;
 
 async function runOnce(detector: Detector, pool: ReturnType<typeof sensorPool>): Promise<RunResult> {
   const perPartition = Math.ceil(RECORDS / PARTITIONS);
@@ -148,7 +105,7 @@ async function runOnce(detector: Detector, pool: ReturnType<typeof sensorPool>):
       transport,
       decoder: plainAvroDecoder(loadSchema('sensor_reading')),
       extractor: sensorExtractor(),
-      scorer: WHAT_IF_EXPLAIN_ANOMALIES_ONLY ? explainAnomaliesOnly(detector) : detector,
+      scorer: scoringPool?.asScorer(detector.identity) ?? detector,
       output: plainAvroOutputCodec(),
       logger: silentLogger(),
       metrics: new VigilMetrics(new Registry()),
@@ -176,6 +133,8 @@ async function main(): Promise<void> {
   const m = machineInfo();
   await ensureModel(MODEL_DIR);
   const detector = await openModel(MODEL_DIR);
+  if (WORKERS > 0)
+    scoringPool = await ScoringPool.create(detectorSource(detector), { size: WORKERS, backend: 'wasm' });
   const pool = sensorPool();
   const runs: RunResult[] = [];
   let session: Session | undefined;
@@ -204,6 +163,7 @@ async function main(): Promise<void> {
     console.log('');
     for (const f of s.topFrames) console.log(`${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
   }
+  await scoringPool?.close();
   detector.dispose();
   // The first run includes JIT warm-up; the rest are summarised.
   const warm = runs.length > 1 ? runs.slice(1) : runs;
@@ -222,14 +182,11 @@ async function main(): Promise<void> {
         .join(' / '),
       command,
       ...(LABEL === '' ? {} : { label: LABEL }),
-      ...(WHAT_IF_EXPLAIN_ANOMALIES_ONLY
-        ? { scorer: 'WHAT-IF: scoreOnly for every row, full score() only for rows over the threshold' }
-        : {}),
-      settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}`,
+      settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}`,
     }),
     '',
     'The real Pipeline over bench/lib/memory-transport.ts (sends and commits succeed on the next event-loop turn): the most',
-    'any transport could carry through the pipeline on one core. CPU is the main thread’s, from /proc.',
+    'any transport could carry through the pipeline on one core. CPU is the main thread’s, from /proc (scoring workers, when used, are not in it).',
     '',
     markdownTable(
       ['', 'records/s', 'µs CPU / record', 'batches', 'anomalies'],

@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/pipeline.ts [--transport kafkajs|rdkafka|both] [--records N]
  *       [--phases consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
- *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N]
+ *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N] [--workers N]
  *       [--fetch N] [--linger MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
  *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
  *
@@ -85,6 +85,8 @@ const CONFIG_DEFAULTS = {
 };
 const BATCHING = { ...CONFIG_DEFAULTS.batching, ...(JSON.parse(arg('batching', '{}')) as object) };
 const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-flight', ''));
+/** Scoring worker threads (the service's `model.workers`); 0 scores on the pipeline's main thread. */
+const WORKERS = Number(arg('workers', '0'));
 const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
 const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)));
 /** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
@@ -271,6 +273,7 @@ async function pipelineJob(
     modelDir: path.join(WORK, 'model'),
     batching: BATCHING,
     ...(IN_FLIGHT === undefined ? {} : { maxInFlightBatches: IN_FLIGHT }),
+    workers: WORKERS,
     ...(FETCH === undefined ? {} : { maxFetchRecords: FETCH }),
     lingerMs: LINGER_MS,
     latency,
@@ -370,7 +373,7 @@ function report(
         command: meta.command,
         ...(LABEL === '' ? {} : { label: LABEL }),
         workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
-        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
+        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
       },
     ),
   );
@@ -417,7 +420,7 @@ function report(
       stats
         .map(([kind, r]) => {
           const s = r.e2e!.run.result.stats!;
-          return `- ${kind} e2e: ${fmtInt(s.scored)} scored, ${fmtInt(s.anomalies)} anomalies, ${s.deadLettered} dead letters, ${fmtInt(s.batches)} batches (${fmtInt(s.scored / Math.max(1, s.batches))} records each), ${fmtInt(s.commits)} commits; stop (final commit, close) ${fmtInt(r.e2e!.run.result.stopMs)} ms`;
+          return `- ${kind} e2e: ${fmtInt(s.scored)} scored, ${fmtInt(s.anomalies)} anomalies, ${s.deadLettered} dead letters, ${fmtInt(s.batches)} batches (${fmtInt(s.scored / Math.max(1, s.batches))} records each), ${fmtInt(s.commits)} commits, ${fmtInt(s.pauses)} backpressure pauses; stop (final commit, close) ${fmtInt(r.e2e!.run.result.stopMs)} ms`;
         })
         .join('\n'),
     );

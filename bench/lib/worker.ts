@@ -22,6 +22,7 @@ import { loadRdkafka } from '../../connector/transport/rdkafka/load.js';
 import type { CommitOffset, Transport, TransportKind } from '../../connector/transport/types.js';
 import { silentLogger } from '../../core/logger.js';
 import { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
+import { detectorSource, ScoringPool } from '../../model/workers/pool.js';
 import { loadSchema } from '../../schemas/catalog.js';
 import { openModel, sensorExtractor } from './sensor.js';
 import { MemorySampler, percentile, Samples } from './stats.js';
@@ -58,6 +59,8 @@ export interface PipelineJob extends CommonJob {
   readonly batching: MicroBatchOptions & { readonly yieldEvery: number };
   readonly maxInFlightBatches?: number;
   readonly maxFetchRecords?: number;
+  /** Scoring worker threads; 0 scores on the main thread. */
+  readonly workers: number;
   readonly lingerMs: number;
   /** Keep per-record latencies (paced stream); the measured window comes later over IPC. */
   readonly latency: boolean;
@@ -351,6 +354,10 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
 
 async function pipelineJob(job: PipelineJob): Promise<JobResult> {
   const detector = await openModel(job.modelDir);
+  const scoringPool =
+    job.workers > 0
+      ? await ScoringPool.create(detectorSource(detector), { size: job.workers, backend: 'wasm' })
+      : undefined;
   const base = createTransport(
     job.transport,
     {
@@ -401,7 +408,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       transport,
       decoder: plainAvroDecoder(loadSchema('sensor_reading')),
       extractor: sensorExtractor(),
-      scorer: detector,
+      scorer: scoringPool?.asScorer(detector.identity) ?? detector,
       output: plainAvroOutputCodec(),
       logger: silentLogger(),
       metrics,
@@ -451,6 +458,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       },
     };
   }
+  await scoringPool?.close();
   detector.dispose();
   return {
     done: done(),

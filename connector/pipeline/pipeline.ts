@@ -110,6 +110,8 @@ export interface PipelineStats {
   deadLettered: number;
   batches: number;
   commits: number;
+  /** Times fetching was paused for backpressure (partitions, summed). */
+  pauses: number;
 }
 
 const PRODUCE_RETRY = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 5_000 } as const;
@@ -122,6 +124,7 @@ export class Pipeline {
     deadLettered: 0,
     batches: 0,
     commits: 0,
+    pauses: 0,
   };
 
   private readonly opts: PipelineOptions;
@@ -330,8 +333,10 @@ export class Pipeline {
     const consumer = this.consumer;
     if (consumer === undefined) return;
     const change = this.batcher.backpressure();
-    if (change.pause.length > 0)
+    if (change.pause.length > 0) {
+      this.stats.pauses += change.pause.length;
       consumer.pause(change.pause.map((k) => this.partitions.get(k)!).filter(Boolean));
+    }
     if (change.resume.length > 0)
       consumer.resume(change.resume.map((k) => this.partitions.get(k)!).filter(Boolean));
     this.deps.metrics?.setBuffer(
