@@ -20,7 +20,7 @@ import { Pipeline } from '../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../connector/transport/index.js';
 import { loadRdkafka } from '../../connector/transport/rdkafka/load.js';
 import type { CommitOffset, Transport, TransportKind } from '../../connector/transport/types.js';
-import { silentLogger } from '../../core/logger.js';
+import { createLogger, silentLogger } from '../../core/logger.js';
 import { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { detectorSource, ScoringPool } from '../../model/workers/pool.js';
 import { loadSchema } from '../../schemas/catalog.js';
@@ -352,6 +352,12 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
   };
 }
 
+/** Silent, unless BENCH_LOG_LEVEL asks for the pipeline's and transport's logs (on stderr) to debug a run. */
+function benchLogger() {
+  const level = process.env.BENCH_LOG_LEVEL;
+  return level ? createLogger({ level, name: 'bench-worker' }) : silentLogger();
+}
+
 async function pipelineJob(job: PipelineJob): Promise<JobResult> {
   const detector = await openModel(job.modelDir);
   const scoringPool =
@@ -366,7 +372,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       security: { protocol: 'PLAINTEXT' },
       librdkafka: job.librdkafka,
     },
-    silentLogger(),
+    benchLogger(),
   );
   const inWindow = (t: number) => t >= window.from && t < window.to;
   const probes = job.latency ? instrument(base, inWindow) : undefined;
@@ -410,7 +416,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       extractor: sensorExtractor(),
       scorer: scoringPool?.asScorer(detector.identity) ?? detector,
       output: plainAvroOutputCodec(),
-      logger: silentLogger(),
+      logger: benchLogger(),
       metrics,
     },
   );

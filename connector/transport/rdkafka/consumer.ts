@@ -776,11 +776,11 @@ export function rdkafkaConsumerProperties(
 ): Record<string, string | number | boolean> {
   return {
     'fetch.wait.max.ms': 100,
-    // librdkafka's default (1 MiB) caps a fetch at about 4,000 records of 250 bytes per partition: a consume
-    // loop here read 131k records/s with it and 171k/s with 8 MiB (bench/RESULTS.md, Pipeline). Its prefetch
-    // queue stays at its default (64 MiB): a 16 MiB cap cost a quarter of the throughput here. The bounded
-    // per-partition buffers above it are what hold memory down.
-    'max.partition.fetch.bytes': 8 * 1024 * 1024,
+    // max.partition.fetch.bytes stays at librdkafka's 1 MiB. 8 MiB raised the consume-only ceiling here (131k →
+    // 171k records/s in a bare consume loop) but not the pipeline's end-to-end rate, which its own thread
+    // bounds, and one 3M-record drain with it stalled (not reproduced since; bench/RESULTS.md, Pipeline).
+    // Its prefetch queue stays at its default too (64 MiB): a 16 MiB cap cost a quarter of the throughput here.
+    // The bounded per-partition buffers above it are what hold memory down.
     ...rdkafkaConnectionProperties(transport),
     'group.id': o.groupId,
     'enable.auto.commit': false,

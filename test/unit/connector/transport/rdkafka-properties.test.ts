@@ -16,9 +16,9 @@ function transport(librdkafka?: Record<string, string | number | boolean>): Tran
 }
 
 describe('rdkafka consumer properties', () => {
-  it('fetches up to 8 MiB per partition and waits at most 100 ms by default', () => {
+  it('waits at most 100 ms for a fetch by default and leaves librdkafka’s fetch size alone', () => {
     const p = rdkafkaConsumerProperties(transport(), consumer);
-    expect(p['max.partition.fetch.bytes']).toBe(8 * 1024 * 1024);
+    expect(p['max.partition.fetch.bytes']).toBeUndefined();
     expect(p['fetch.wait.max.ms']).toBe(100);
     expect(p['group.id']).toBe('g');
     expect(p['enable.auto.commit']).toBe(false);
