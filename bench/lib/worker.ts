@@ -427,6 +427,12 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
   const memory = new MemorySampler(job.memorySampleMs, done).begin();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   await pipeline.start();
+  // A failed pipeline stops consuming and the phase would only time out: say so, whatever the log level.
+  pipeline.closed.catch((err: unknown) => {
+    process.stderr.write(
+      `bench worker: the pipeline failed: ${err instanceof Error ? err.stack : String(err)}\n`,
+    );
+  });
   loopDelay.enable();
   let session: Session | undefined;
   if (job.profile !== undefined) {

@@ -778,7 +778,7 @@ export function rdkafkaConsumerProperties(
     'fetch.wait.max.ms': 100,
     // max.partition.fetch.bytes stays at librdkafka's 1 MiB. 8 MiB raised the consume-only ceiling here (131k →
     // 171k records/s in a bare consume loop) but not the pipeline's end-to-end rate, which its own thread
-    // bounds, and one 3M-record drain with it stalled (not reproduced since; bench/RESULTS.md, Pipeline).
+    // bounds, and two 3M-record drains in eight stopped with it (cause not found; docs/performance.md).
     // Its prefetch queue stays at its default too (64 MiB): a 16 MiB cap cost a quarter of the throughput here.
     // The bounded per-partition buffers above it are what hold memory down.
     ...rdkafkaConnectionProperties(transport),
