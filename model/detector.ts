@@ -229,19 +229,14 @@ export class Detector implements Scorer {
     const scores = new Float32Array(n);
     const complete: number[] = [];
     const holed: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const r = i * d;
-      let j = 0;
-      while (j < d && !Number.isNaN(rows[r + j]!)) j++;
-      (j === d ? complete : holed).push(i);
-    }
+    for (let i = 0; i < n; i++) (hasMissing(rows, i * d, d) ? holed : complete).push(i);
     if (holed.length === 0) {
       for (let s = 0; s < n; s += this.maxBatch)
-        this.meanErrors(rows, s, Math.min(this.maxBatch, n - s), scores, s);
+        this.meanErrors(rows, s, Math.min(this.maxBatch, n - s), undefined, scores, s);
     } else {
       for (let s = 0; s < complete.length; s += this.maxBatch) {
         const idx = complete.slice(s, s + this.maxBatch);
-        const out = this.meanErrors(gatherRows(rows, d, idx), 0, idx.length);
+        const out = this.meanErrors(gatherRows(rows, d, idx), 0, idx.length, undefined);
         for (let h = 0; h < idx.length; h++) scores[idx[h]!] = out[h]!;
       }
       this.rescoreHoled(rows, holed, scores);
@@ -274,11 +269,14 @@ export class Detector implements Scorer {
     rows: Float32Array,
     offset: number,
     m: number,
-    out = new Float32Array(m),
+    entities: readonly string[] | undefined,
+    out: Float32Array = new Float32Array(m),
     at = 0,
   ): Float32Array {
-    const input = this.prepare(rows, offset, m, undefined);
-    const t = tf.tidy(() => tf.mean(this.network.recordView(tf.tensor2d(input, [m, this.d])).sq, 1));
+    const input = this.prepare(rows, offset, m, entities);
+    const t = tf.tidy(() =>
+      tf.mean(this.network.recordView(tf.tensor2d(input, [m, this.network.inputWidth])).sq, 1),
+    );
     out.set(t.dataSync() as Float32Array, at);
     t.dispose();
     return out;
@@ -382,16 +380,7 @@ export class Detector implements Scorer {
   ): void {
     const d = this.d;
     const holed: number[] = [];
-    for (let i = 0; i < m; i++) {
-      const r = (offset + i) * d;
-      for (let j = 0; j < d; j++) {
-        const v = rows[r + j]!;
-        if (Number.isNaN(v)) {
-          holed.push(i);
-          break;
-        }
-      }
-    }
+    for (let i = 0; i < m; i++) if (hasMissing(rows, (offset + i) * d, d)) holed.push(i);
     if (holed.length === 0) return;
     const k = holed.length;
     const sub = new Float32Array(k * d);
@@ -436,15 +425,8 @@ export class Detector implements Scorer {
     this.check(rows, n, entities);
     const result = out ?? new Float32Array(n);
     if (result.length < n) throw new RangeError(`out holds ${result.length} values, fewer than n = ${n}`);
-    for (let s = 0; s < n; s += this.maxBatch) {
-      const m = Math.min(this.maxBatch, n - s);
-      const input = this.prepare(rows, s, m, entities);
-      const t = tf.tidy(() =>
-        tf.mean(this.network.recordView(tf.tensor2d(input, [m, this.network.inputWidth])).sq, 1),
-      );
-      result.set(t.dataSync() as Float32Array, s);
-      t.dispose();
-    }
+    for (let s = 0; s < n; s += this.maxBatch)
+      this.meanErrors(rows, s, Math.min(this.maxBatch, n - s), entities, result, s);
     return result;
   }
 
@@ -482,4 +464,10 @@ function gatherRows(rows: Float32Array, d: number, idx: readonly number[]): Floa
     for (let j = 0; j < d; j++) out[h * d + j] = rows[r + j]!;
   }
   return out;
+}
+
+/** Whether the row of width d at `start` has a missing value (NaN). */
+function hasMissing(rows: Float32Array, start: number, d: number): boolean {
+  for (let j = start; j < start + d; j++) if (Number.isNaN(rows[j]!)) return true;
+  return false;
 }

@@ -378,7 +378,9 @@ export class Pipeline {
     // Gather the scorable rows into one matrix; dead letters ride along in the same produce.
     const scoredItems: Item[] = [];
     const entities: string[] = [];
-    const matrix = this.matrix;
+    // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
+    const isAsync = 'scoreAsync' in scorer;
+    const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
     for (let k = 0; k < items.length; k++) {
       const item = items[k]!.value;
       const src = item.rows;
@@ -396,15 +398,10 @@ export class Pipeline {
     const n = scoredItems.length;
     if (n > 0) {
       const t0 = performance.now();
-      let scores: BatchScores;
-      let values = matrix;
-      if ('scoreAsync' in scorer) {
-        // The shared matrix is refilled by the next batch while this one is away: keep this batch's own copy.
-        values = matrix.slice(0, n * d);
-        scores = await scorer.scoreAsync(values, n, entities, { explain: 'anomalies' });
-      } else {
-        scores = scorer.score(matrix, n, entities, { explain: 'anomalies' });
-      }
+      const scores: BatchScores =
+        'scoreAsync' in scorer
+          ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
+          : scorer.score(matrix, n, entities, { explain: 'anomalies' });
       const detectedAt = this.clock.now();
       metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
       for (let k = 0; k < n; k++) {
@@ -417,7 +414,7 @@ export class Pipeline {
             entity: item.entity,
             scores,
             row: k,
-            rows: values,
+            rows: matrix,
             model: scorer.identity,
             detectedAt,
             maxContributions: o.maxContributions ?? 10,
