@@ -47,3 +47,22 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
     );
   });
 }
+
+/** Promises still running (sends a close must wait for), forgotten as each settles. */
+export class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
+
+  track<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    const forget = () => this.running.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  /** Resolves once every tracked promise has settled; with `timeoutMs`, rejects with `onTimeout()` after it. */
+  async settle(timeoutMs?: number, onTimeout: () => unknown = () => new Error('timed out')): Promise<void> {
+    const all = settleAll(this.running);
+    if (timeoutMs === undefined) return all;
+    await withTimeout(all, timeoutMs, onTimeout);
+  }
+}

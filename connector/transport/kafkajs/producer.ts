@@ -9,7 +9,7 @@ import {
 } from 'kafkajs';
 import { VigilError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
-import { settleAll, withTimeout } from '../deferred.js';
+import { InFlight, withTimeout } from '../deferred.js';
 import { classifyKafkajsError, toVigilError } from '../errors.js';
 import { headersToKafkajs, validateProduceMessages } from '../records.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../security.js';
@@ -56,7 +56,7 @@ abstract class KafkajsProducerBase {
   readonly kind = 'kafkajs' as const;
   protected client: KafkajsProducerClient | null = null;
   private connecting: Promise<KafkajsProducerClient> | null = null;
-  protected readonly inFlight = new Set<Promise<unknown>>();
+  protected readonly inFlight = new InFlight();
   protected closing = false;
   protected readonly deliveryTimeoutMs: number;
   protected readonly requestTimeoutMs: number;
@@ -119,19 +119,11 @@ abstract class KafkajsProducerBase {
   }
 
   protected track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight.add(p);
-    p.then(
-      () => this.inFlight.delete(p),
-      () => this.inFlight.delete(p),
-    );
-    return p;
+    return this.inFlight.track(p);
   }
 
-  async flush(timeoutMs?: number): Promise<void> {
-    const all = settleAll(this.inFlight);
-    if (timeoutMs === undefined) return all;
-    await withTimeout(
-      all,
+  flush(timeoutMs?: number): Promise<void> {
+    return this.inFlight.settle(
       timeoutMs,
       () => new VigilError('PRODUCE_FAILED', `flush did not finish within ${timeoutMs} ms`),
     );

@@ -7,7 +7,7 @@ import type {
 } from 'node-rdkafka';
 import { VigilError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
-import { deferred, settleAll, withTimeout } from '../deferred.js';
+import { deferred, InFlight } from '../deferred.js';
 import { RD, toVigilError } from '../errors.js';
 import {
   headersToRdkafka,
@@ -60,7 +60,7 @@ abstract class RdkafkaProducerBase {
   private connecting: Promise<RdProducerClient> | null = null;
   private outstanding = 0;
   private pollTimer: NodeJS.Timeout | undefined;
-  protected readonly inFlight = new Set<Promise<unknown>>();
+  protected readonly inFlight = new InFlight();
   private readonly throttle = errorLogThrottle();
   protected closing = false;
   protected readonly deliveryTimeoutMs: number;
@@ -258,19 +258,11 @@ abstract class RdkafkaProducerBase {
   }
 
   protected track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight.add(p);
-    p.then(
-      () => this.inFlight.delete(p),
-      () => this.inFlight.delete(p),
-    );
-    return p;
+    return this.inFlight.track(p);
   }
 
-  async flush(timeoutMs?: number): Promise<void> {
-    const all = settleAll(this.inFlight);
-    if (timeoutMs === undefined) return all;
-    await withTimeout(
-      all,
+  flush(timeoutMs?: number): Promise<void> {
+    return this.inFlight.settle(
       timeoutMs,
       () => new VigilError('PRODUCE_FAILED', `flush did not finish within ${timeoutMs} ms`),
     );
