@@ -32,7 +32,7 @@ import type {
   TopicPartitionOffset,
   TransportOptions,
 } from '../types.js';
-import { classifyRd, errorLogThrottle, loadRdkafka, rdCall, rdConnect } from './load.js';
+import { classifyRd, errorLogThrottle, loadRdkafka, logTransientError, rdCall, rdConnect } from './load.js';
 
 const RESTART_BACKOFF: RetryOptions = { ...DEFAULT_RETRY, initialDelayMs: 500, maxDelayMs: 30_000 };
 /**
@@ -245,17 +245,8 @@ export class RdkafkaConsumer implements Consumer {
 
   private onClientError(client: KafkaConsumer, err: LibrdKafkaError): void {
     if (client !== this.client) return;
-    const failure = classifyRd(err);
-    if (!failure.fatal) {
-      // Transport errors during a broker restart land here; librdkafka reconnects by itself.
-      const suppressed = this.throttle(failure.clientCode);
-      if (suppressed === undefined) return;
-      this.log.warn(
-        { err: { code: err.code, message: err.message }, clientCode: failure.clientCode, suppressed },
-        'rdkafka consumer error',
-      );
-      return;
-    }
+    // Transport errors during a broker restart land here; librdkafka reconnects by itself.
+    if (logTransientError(err, this.throttle, this.log, 'rdkafka consumer')) return;
     this.log.error({ err }, 'rdkafka consumer fatal error; recreating the client');
     this.restart(client, err);
   }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
 import { VigilError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
 import { type ClientFailure, classifyRdkafkaError } from '../errors.js';
 
 export type RdKafkaModule = typeof RdKafka;
@@ -148,4 +149,26 @@ export function errorLogThrottle(intervalMs = 10_000): (clientCode: string) => n
     last.set(clientCode, { at: now, suppressed: 0 });
     return entry?.suppressed ?? 0;
   };
+}
+
+/**
+ * A client's `event.error`: a transient one (a broker restarting, a connection dropped; librdkafka recovers by
+ * itself) is logged, throttled per error code, and true is returned; a fatal one is left to the caller (false).
+ */
+export function logTransientError(
+  err: RdKafka.LibrdKafkaError,
+  throttle: (clientCode: string) => number | undefined,
+  log: Logger,
+  what: string,
+): boolean {
+  const failure = classifyRd(err);
+  if (failure.fatal) return false;
+  const suppressed = throttle(failure.clientCode);
+  if (suppressed !== undefined) {
+    log.warn(
+      { err: { code: err.code, message: err.message }, clientCode: failure.clientCode, suppressed },
+      `${what} error`,
+    );
+  }
+  return true;
 }

@@ -32,7 +32,7 @@ import type {
   TransportOptions,
 } from '../types.js';
 import { RdkafkaConsumer } from './consumer.js';
-import { classifyRd, errorLogThrottle, loadRdkafka, rdCall, rdConnect } from './load.js';
+import { classifyRd, errorLogThrottle, loadRdkafka, logTransientError, rdCall, rdConnect } from './load.js';
 
 const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
 /** How often delivery reports are collected while any are outstanding. */
@@ -169,16 +169,7 @@ abstract class RdkafkaProducerBase {
   }
 
   private onClientError(client: RdProducerClient, err: LibrdKafkaError): void {
-    const failure = classifyRd(err);
-    if (!failure.fatal) {
-      const suppressed = this.throttle(failure.clientCode);
-      if (suppressed === undefined) return;
-      this.log.warn(
-        { err: { code: err.code, message: err.message }, clientCode: failure.clientCode, suppressed },
-        'rdkafka producer error',
-      );
-      return;
-    }
+    if (logTransientError(err, this.throttle, this.log, 'rdkafka producer')) return;
     // Fatal (idempotence broken, fenced): librdkafka fails every queued message, so pending sends settle through
     // their delivery reports; the next send gets a new client (and producer id).
     this.log.error({ err }, 'rdkafka producer fatal error; the client will be replaced');
