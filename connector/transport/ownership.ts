@@ -1,3 +1,4 @@
+import { VigilError } from '../../core/errors.js';
 import type { CommitOffset, TopicPartition, TopicPartitionOffset } from './types.js';
 
 /** Map key for a topic-partition; NUL cannot appear in a topic name. */
@@ -118,4 +119,20 @@ export class PartitionOwnership {
     }
     return { accepted, refused };
   }
+}
+
+/** Offsets of partitions the consumer no longer owns cannot join a transaction: the transaction must abort. */
+export function notOwnedInTransaction(refused: readonly TopicPartitionOffset[]): VigilError {
+  return new VigilError(
+    'COMMIT_FAILED',
+    'offsets of partitions this consumer does not own cannot join the transaction',
+    {
+      retriable: false,
+      details: {
+        refused: refused.map((o) => `${o.topic}[${o.partition}]@${o.offset}`),
+        rebalance: true,
+        abortTransaction: true,
+      },
+    },
+  );
 }

@@ -11,6 +11,7 @@ import { VigilError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { InFlight, withTimeout } from '../deferred.js';
 import { classifyKafkajsError, toVigilError } from '../errors.js';
+import { notOwnedInTransaction } from '../ownership.js';
 import { headersToKafkajs, validateProduceMessages } from '../records.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../security.js';
 import type {
@@ -333,20 +334,7 @@ class KafkajsTransaction implements Transaction {
       throw new VigilError('CONFIG_INVALID', 'sendOffsets needs a consumer of the same (kafkajs) transport');
     }
     const { accepted, refused } = consumer.splitOwned(offsets);
-    if (refused.length > 0) {
-      throw new VigilError(
-        'COMMIT_FAILED',
-        'offsets of partitions this consumer does not own cannot join the transaction',
-        {
-          retriable: false,
-          details: {
-            refused: refused.map((o) => `${o.topic}[${o.partition}]@${o.offset}`),
-            rebalance: true,
-            abortTransaction: true,
-          },
-        },
-      );
-    }
+    if (refused.length > 0) throw notOwnedInTransaction(refused);
     if (accepted.length === 0) return;
     const topics = new Map<string, Array<{ partition: number; offset: string }>>();
     for (const o of accepted) {

@@ -9,6 +9,7 @@ import { VigilError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { deferred, InFlight } from '../deferred.js';
 import { RD, toVigilError } from '../errors.js';
+import { notOwnedInTransaction } from '../ownership.js';
 import {
   headersToRdkafka,
   offsetToNumber,
@@ -437,20 +438,7 @@ class RdkafkaTransaction implements Transaction {
       throw new VigilError('CONFIG_INVALID', 'sendOffsets needs a consumer of the same (rdkafka) transport');
     }
     const { accepted, refused } = consumer.splitOwned(offsets);
-    if (refused.length > 0) {
-      throw new VigilError(
-        'COMMIT_FAILED',
-        'offsets of partitions this consumer does not own cannot join the transaction',
-        {
-          retriable: false,
-          details: {
-            refused: refused.map((o) => `${o.topic}[${o.partition}]@${o.offset}`),
-            rebalance: true,
-            abortTransaction: true,
-          },
-        },
-      );
-    }
+    if (refused.length > 0) throw notOwnedInTransaction(refused);
     if (accepted.length === 0) return;
     const native = consumer.nativeClient();
     if (!native) throw new VigilError('COMMIT_FAILED', 'consumer is not connected', { retriable: true });
