@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionOwnership, sortPartitions, tpKey } from '../../../../connector/transport/ownership.js';
+import {
+  notOwnedInTransaction,
+  PartitionOwnership,
+  sortPartitions,
+  tpKey,
+} from '../../../../connector/transport/ownership.js';
+import { isVigilError } from '../../../../core/errors.js';
 
 const tp = (topic: string, partition: number) => ({ topic, partition });
 
@@ -68,5 +74,14 @@ describe('PartitionOwnership', () => {
       tp('b', 0),
     ]);
     expect(tpKey('a1', 0)).not.toBe(tpKey('a', 10));
+  });
+});
+
+describe('notOwnedInTransaction', () => {
+  it('is a non-retriable COMMIT_FAILED that names the refused offsets and asks for an abort', () => {
+    const err = notOwnedInTransaction([{ topic: 't', partition: 2, offset: 41n }]);
+    expect(isVigilError(err, 'COMMIT_FAILED')).toBe(true);
+    expect(err.retriable).toBe(false);
+    expect(err.details).toMatchObject({ refused: ['t[2]@41'], rebalance: true, abortTransaction: true });
   });
 });
