@@ -36,21 +36,12 @@ import { classifyRd, errorLogThrottle, loadRdkafka, logTransientError, rdCall, r
 
 const RESTART_BACKOFF: RetryOptions = { ...DEFAULT_RETRY, initialDelayMs: 500, maxDelayMs: 30_000 };
 /**
- * Per-message wait inside one consume(n) call (node-rdkafka applies the timeout to each message, not the
- * call). Small, so a trickle of records is not held back while the call waits to fill up.
+ * How long a waiting call (see kickFetch) blocks for its first record. node-rdkafka applies a consume timeout to
+ * every message of a consume(n) call, not to the call, so only calls of one record may wait: a call of n that
+ * waits holds the records it has until n arrive or the stream pauses that long. Short enough that closing,
+ * seeks and callbacks served by the calls are not held up.
  */
-const CONSUME_WAIT_MS = 20;
-/**
- * consume(n) sizing: aim for calls of about this long, so batches stay fresh at low rates and large at high.
- * The call's length is latency added to its first record; a backlog still grows calls to maxFetch within a few
- * calls, since those return at once.
- */
-const TARGET_CALL_MS = 10;
-/**
- * As small as one: a call of n waits for n records as long as they keep coming less than CONSUME_WAIT_MS
- * apart, so a floor of 16 would hold a 100 records/s stream back 160 ms.
- */
-const MIN_FETCH = 1;
+const WAIT_MS = 50;
 
 interface PartState {
   readonly topic: string;
@@ -118,7 +109,8 @@ export class RdkafkaConsumer implements Consumer {
   private revokeChain: Promise<void> = Promise.resolve();
   private fetching: Promise<void> | null = null;
   private pollWhileClosing = false;
-  private fetchSize = MIN_FETCH;
+  /** The last call returned nothing: the next one waits for a record instead of draining what is there. */
+  private idle = true;
   private restartAttempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
 
@@ -134,7 +126,7 @@ export class RdkafkaConsumer implements Consumer {
     this.log = logger.child({ transport: 'rdkafka', groupId: this.groupId });
     this.requestTimeoutMs = transportOptions.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.connectionTimeoutMs = transportOptions.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
-    this.maxFetch = Math.max(MIN_FETCH, Math.floor(this.opts.maxBufferedRecordsPerPartition / 2));
+    this.maxFetch = Math.max(1, Math.floor(this.opts.maxBufferedRecordsPerPartition / 2));
     // Fail at construction, not at start, on a bad config.
     rdkafkaConnectionProperties(transportOptions);
   }
@@ -171,7 +163,6 @@ export class RdkafkaConsumer implements Consumer {
     } as unknown as ConsumerGlobalConfig;
     const topicConf: ConsumerTopicConfig = { 'auto.offset.reset': o.startFrom };
     const client: KafkaConsumer = new KafkaConsumer(conf, topicConf);
-    client.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
     client.on('event.error', (err: LibrdKafkaError) => this.onClientError(client, err));
     return client;
   }
@@ -417,21 +408,20 @@ export class RdkafkaConsumer implements Consumer {
       void this.applySeeks(client).finally(next);
       return;
     }
-    const size = this.fetchSize;
-    const started = performance.now();
-    client.consume(size, (err, messages) => {
+    // Two kinds of call. Draining (timeout 0) takes what librdkafka holds now, up to maxFetch, and returns at
+    // once; waiting (one record, WAIT_MS) blocks on the libuv pool until a record arrives. A stream is read as a
+    // wait, then drains until one comes back empty: no record waits for a call to fill up, and a backlog is read
+    // in calls of maxFetch. (Sizing calls to the rate with a per-message timeout held records ~10 ms longer.)
+    const waiting = this.idle;
+    client.setDefaultConsumeTimeout(waiting ? WAIT_MS : 0);
+    client.consume(waiting ? 1 : this.maxFetch, (err, messages) => {
       if (err) {
         if (this.state === 'running') this.log.warn({ err }, 'consume failed; retrying');
         setTimeout(next, 100);
         return;
       }
       const n = messages.length;
-      const elapsed = Math.max(1, performance.now() - started);
-      // Next call sized to take about TARGET_CALL_MS at the rate just seen, growing at most 2× a call. A full
-      // call is no reason to grow by itself: librdkafka waits up to CONSUME_WAIT_MS per message, so a call
-      // sized above what arrives in TARGET_CALL_MS holds its first records back until the stream fills it.
-      const wanted = Math.min(size * 2, Math.ceil((n / elapsed) * TARGET_CALL_MS));
-      this.fetchSize = Math.min(this.maxFetch, Math.max(MIN_FETCH, wanted));
+      this.idle = n === 0;
       next();
       if (n > 0) this.ingest(messages);
     });
