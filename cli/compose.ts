@@ -125,6 +125,7 @@ export async function startService(
       delivery: config.delivery,
       maxContributions: config.output.maxContributions,
       startFrom: config.kafka.consumer.autoOffsetReset,
+      commitIntervalMs: config.kafka.consumer.commitIntervalMs,
       transactionalId: `${config.kafka.producer.transactionalIdPrefix}-${config.kafka.groupId}-${config.kafka.clientId}`,
       consumer: {
         sessionTimeoutMs: config.kafka.consumer.sessionTimeoutMs,

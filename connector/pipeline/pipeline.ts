@@ -61,6 +61,12 @@ export interface PipelineOptions {
   readonly maxInFlightBatches?: number;
   readonly maxContributions?: number;
   readonly startFrom?: 'earliest' | 'latest';
+  /**
+   * Least time between offset commits in at-least-once mode, ms. Default 100. Commits still go out only
+   * after the outputs are acknowledged; the interval bounds how many a second the broker must write (each is a
+   * write to __consumer_offsets) against how much a crash replays. Rebalance and shutdown commit at once.
+   */
+  readonly commitIntervalMs?: number;
   /** Records per consumer handler call. Default 2000. */
   readonly maxFetchRecords?: number;
   /** Transactional id for exactly-once; stable per replica so a restarted replica fences its predecessor. */
@@ -147,6 +153,8 @@ export class Pipeline {
   private txProducer: TransactionalProducer | undefined;
   private commitInFlight: Promise<void> | undefined;
   private commitAgain = false;
+  private commitTimer: unknown;
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
   private failure: unknown;
   private stopping = false;
 
@@ -232,6 +240,7 @@ export class Pipeline {
     this.stopping = true;
     // Closing the consumer runs onRevoked('close'), which drains and commits every owned partition.
     await this.consumer?.close();
+    this.cancelCommitTimer();
     this.scheduler.close();
     await this.producer?.close();
     await this.txProducer?.close();
@@ -557,6 +566,16 @@ export class Pipeline {
       this.commitAgain = true;
       return;
     }
+    if (this.commitTimer !== undefined) return;
+    const wait = this.lastCommitAt + (this.opts.commitIntervalMs ?? 100) - this.clock.now();
+    if (wait > 0) {
+      this.commitTimer = this.clock.setTimeout(() => {
+        this.commitTimer = undefined;
+        this.scheduleCommit();
+      }, wait);
+      return;
+    }
+    this.lastCommitAt = this.clock.now();
     this.commitInFlight = this.commitNow().finally(() => {
       this.commitInFlight = undefined;
       if (this.commitAgain) {
@@ -564,6 +583,12 @@ export class Pipeline {
         this.scheduleCommit();
       }
     });
+  }
+
+  private cancelCommitTimer(): void {
+    if (this.commitTimer === undefined) return;
+    this.clock.clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
   }
 
   private async commitNow(): Promise<void> {
@@ -612,6 +637,7 @@ export class Pipeline {
       // Score and emit everything already fetched for these partitions, then commit it, while they are ours.
       this.scheduler.flush();
       await this.drain();
+      this.cancelCommitTimer();
       if (this.commitInFlight !== undefined) await this.commitInFlight;
       await this.commitNow();
     }
@@ -641,6 +667,7 @@ export class Pipeline {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.log.error({ err }, 'pipeline failed; stopping without committing unfinished records');
+    this.cancelCommitTimer();
     // The next handler call rethrows, which stops the consumer; close it now too in case no call comes.
     void this.consumer?.close().catch(() => {});
   }

@@ -162,6 +162,13 @@ const ConsumerSchema = z
           'Time members get to rejoin during a rebalance (`max.poll.interval.ms` in librdkafka / the Java client).',
         examples: [300_000],
       }),
+    commitIntervalMs: millis(60_000)
+      .default(100)
+      .meta({
+        description:
+          'Least time between offset commits in at-least-once mode. Offsets are still committed only after the outputs are acknowledged: a longer interval means fewer writes to `__consumer_offsets`, and more records replayed after a crash. Rebalance and shutdown commit at once. (Exactly-once commits with every transaction.)',
+        examples: [1_000],
+      }),
     fetchMinBytes: z
       .int()
       .min(1)

@@ -201,6 +201,69 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       expect(c.offset).toBe(m.high);
     }
   }, 120_000);
+
+  it.skipIf(scoring === 'worker thread')(
+    'commits are spaced by commitIntervalMs while running, and shutdown commits everything at once',
+    async () => {
+      const topic = uniqueName(`pipe-ci-${kind}`);
+      await createTopic(topic, 3);
+      try {
+        const records = sensorRecords(2000, 5, 0.01).map(({ record }) => ({
+          key: record.device_id,
+          value: sensorType.toBuffer(record),
+        }));
+        const producer = kafkajsClient().producer();
+        await producer.connect();
+        await producer.send({ topic, messages: records });
+        await producer.disconnect();
+
+        const groupId = uniqueName(`pipe-ci-group-${kind}`);
+        const pipeline = new Pipeline(
+          {
+            topics: [topic],
+            groupId,
+            anomaliesTopic: anomalies,
+            deadLetterTopic: dlq,
+            batching: { maxRecords: 100, maxBytes: 1 << 20, lingerMs: 20, maxBuffered: 2048, yieldEvery: 256 },
+            delivery: 'at-least-once',
+            startFrom: 'earliest',
+            // Longer than the test: only the first batch's commit may go out while the pipeline runs.
+            commitIntervalMs: 600_000,
+          },
+          {
+            transport,
+            decoder: plainAvroDecoder(sensorType),
+            extractor: sensorExtractor(),
+            scorer: detector,
+            output: plainAvroOutputCodec(),
+            logger: silentLogger(),
+          },
+        );
+        await pipeline.start();
+        const deadline = Date.now() + 60_000;
+        while (pipeline.stats.scored < records.length && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(pipeline.stats.scored).toBe(records.length);
+        const admin = transport.admin();
+        const marks = await admin.fetchWatermarks(topic);
+        const total = (offsets: readonly { offset: bigint }[]) =>
+          offsets.reduce((s, o) => s + (o.offset > 0n ? o.offset : 0n), 0n);
+        const whileRunning = await admin.fetchCommittedOffsets(groupId, [topic]);
+        // 20 batches went through, one commit: what it covered is below the high watermarks.
+        expect(pipeline.stats.commits).toBe(1);
+        expect(total(whileRunning)).toBeLessThan(total(marks.map((m) => ({ offset: m.high }))));
+
+        await pipeline.stop();
+        expect(pipeline.stats.commits).toBe(2);
+        const afterStop = await admin.fetchCommittedOffsets(groupId, [topic]);
+        for (const m of marks) expect(afterStop.find((c) => c.partition === m.partition)!.offset).toBe(m.high);
+      } finally {
+        await deleteTopic(topic);
+      }
+    },
+    120_000,
+  );
 });
 
 function pipelineGroup(p: Pipeline): string {
