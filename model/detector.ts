@@ -25,6 +25,15 @@ import {
 import type { BatchScores, ModelIdentity, ScoreOptions, Scorer } from './types.js';
 import { WindowHistory } from './windows.js';
 
+/**
+ * Fixed-point passes of the missing-value imputation (the missing inputs take the model's reconstruction,
+ * then the row runs again); both scoring paths use it, so they agree. Measured on the unit tests' 8-feature
+ * data with one value missing per row, normal rows flagged of 1000 (complete rows: 8): dense AE 747 / 398 / 85
+ * / 11 after 0 / 1 / 2 / 3 passes; a mask-denoising AE 141 / 15 / 11 after 0 / 1 / 2. Each pass is a network
+ * run over the holed rows.
+ */
+const IMPUTE_PASSES = 2;
+
 /** What training recorded about itself, stored in the artifact manifest. */
 export interface TrainingReport {
   readonly seed: number;
@@ -300,7 +309,7 @@ export class Detector implements Scorer {
         const keep = tf.tensor2d(observed, [k, d]);
         const fill = tf.sub(1, keep);
         let x = x0;
-        for (let pass = 0; pass < 2; pass++) {
+        for (let pass = 0; pass < IMPUTE_PASSES; pass++) {
           const { recon } = this.network.recordView(x);
           x = tf.add(tf.mul(x0, keep), tf.mul(recon, fill));
         }
@@ -388,7 +397,7 @@ export class Detector implements Scorer {
     let subSq: Float32Array = sq;
     let subRecon: Float32Array = recon;
     let fromFull = true;
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < IMPUTE_PASSES; pass++) {
       for (let h = 0; h < k; h++) {
         const i = holed[h]!;
         const src = fromFull ? i : h;
