@@ -4,9 +4,9 @@
  * the same run. Writes the "Pipeline" section of bench/RESULTS.md.
  *
  *   npx tsx bench/pipeline.ts [--transport kafkajs|rdkafka|both] [--records N]
- *       [--phases consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
+ *       [--phases client,consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
  *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N] [--workers N]
- *       [--fetch N] [--linger MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
+ *       [--fetch N] [--linger MS] [--commit-interval MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
  *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
  *
  * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
@@ -14,6 +14,8 @@
  * Pipeline settings are the service's defaults (core/config/schema.ts) unless overridden.
  *
  * Phases, each in a forked process of its own (bench/lib/worker.ts):
+ *   client       rdkafka only: node-rdkafka used directly (consume(n) loop and flowing mode; consume only, and
+ *                consume → produce each record): the client's own ceiling on this machine
  *   consume      consume → commit, nothing else: the transport's consume ceiling
  *   passthrough  consume → produce every record → commit after ack: the pass-through ceiling
  *   e2e          the real Pipeline draining the backlog, at-least-once; steady rate = 10%→90% of the backlog
@@ -34,7 +36,7 @@ import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './li
 import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
 import { ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
 import { fmtInt, fmtMiB, plateau } from './lib/stats.js';
-import type { Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
+import type { ClientJob, Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -56,7 +58,7 @@ const TRANSPORTS: TransportKind[] = (() => {
   throw new Error(`--transport must be kafkajs, rdkafka or both, got ${t}`);
 })();
 const RECORDS = Number(arg('records', '300000'));
-const PHASES = new Set(arg('phases', 'consume,passthrough,e2e,profile,latency,memory').split(','));
+const PHASES = new Set(arg('phases', 'client,consume,passthrough,e2e,profile,latency,memory').split(','));
 const MEMORY_FACTOR = Number(arg('memory-factor', '10'));
 const LATENCY_SECONDS = Number(arg('latency-seconds', '20'));
 const LATENCY_WARMUP_MS = 3_000;
@@ -82,6 +84,7 @@ const LABEL = arg('label', '');
 const CONFIG_DEFAULTS = {
   batching: ConfigSchema.shape.batching.parse(undefined),
   producer: ConfigSchema.shape.kafka.parse(undefined).producer,
+  consumer: ConfigSchema.shape.kafka.parse(undefined).consumer,
 };
 const BATCHING = { ...CONFIG_DEFAULTS.batching, ...(JSON.parse(arg('batching', '{}')) as object) };
 const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-flight', ''));
@@ -89,6 +92,7 @@ const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-fligh
 const WORKERS = Number(arg('workers', '0'));
 const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
 const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)));
+const COMMIT_INTERVAL_MS = Number(arg('commit-interval', String(CONFIG_DEFAULTS.consumer.commitIntervalMs)));
 /** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
 const PASSTHROUGH_FETCH = FETCH ?? 2000;
 
@@ -218,7 +222,15 @@ async function latencyRun(transport: TransportKind, broker: BenchBroker, rate: n
   return { spec: String(rate), rate, paced: await paced!, run };
 }
 
+interface ClientRun {
+  readonly label: string;
+  readonly rates: Rates;
+  readonly run: Run;
+}
+
 interface TransportResults {
+  /** node-rdkafka used directly (rdkafka only): the client's own ceiling. */
+  client?: ClientRun[];
   consume?: { rates: Rates; run: Run };
   passthrough?: { rates: Rates; run: Run };
   e2e?: { rates: Rates; run: Run };
@@ -276,6 +288,7 @@ async function pipelineJob(
     workers: WORKERS,
     ...(FETCH === undefined ? {} : { maxFetchRecords: FETCH }),
     lingerMs: LINGER_MS,
+    commitIntervalMs: COMMIT_INTERVAL_MS,
     latency,
   };
 }
@@ -287,6 +300,32 @@ async function measure(
   bigBacklog: string | undefined,
 ): Promise<TransportResults> {
   const out: TransportResults = {};
+  if (PHASES.has('client') && transport === 'rdkafka') {
+    out.client = [];
+    const outTopic = unique('bench-client-out');
+    await createTopics(broker.bootstrap, [outTopic], PARTITIONS);
+    for (const [label, style, to] of [
+      ['consume(1000) loop → nothing', 'consume-n', null],
+      ['flowing mode → nothing', 'flowing', null],
+      ['consume(1000) loop → produce each → acked', 'consume-n', outTopic],
+      ['flowing mode → produce each → acked', 'flowing', outTopic],
+    ] as const) {
+      const job: ClientJob = {
+        ...common(transport, broker, backlog, RECORDS),
+        mode: 'client',
+        style,
+        outTopic: to,
+      };
+      const run = await runWorker(job);
+      out.client.push({ label, run, rates: rates(run.result, RECORDS) });
+      log(
+        `node-rdkafka alone, ${label}:`,
+        fmtInt(rates(run.result, RECORDS).steady),
+        'rec/s steady;',
+        costs(run),
+      );
+    }
+  }
   if (PHASES.has('consume')) {
     const run = await runWorker(passthroughJob(transport, broker, backlog, null));
     out.consume = { run, rates: rates(run.result, RECORDS) };
@@ -373,7 +412,7 @@ function report(
         command: meta.command,
         ...(LABEL === '' ? {} : { label: LABEL }),
         workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
-        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
+        settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms, commit interval ${COMMIT_INTERVAL_MS} ms, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
       },
     ),
   );
@@ -413,6 +452,28 @@ function report(
   lines.push(
     'Targets: end-to-end ≥ 90% of the same client’s pass-through; ≥ 150,000 records/s with rdkafka.',
   );
+  const client = results.get('rdkafka')?.client;
+  if (client !== undefined && client.length > 0) {
+    lines.push('');
+    lines.push(
+      'node-rdkafka used directly on the same backlog, nothing done per record (bench/lib/worker.ts `bareClient`): the client’s own ceiling on this machine, no commits.',
+    );
+    lines.push('');
+    lines.push(
+      markdownTable(
+        ['node-rdkafka alone', 'records/s steady (overall)', 'CPU µs/record: process / main thread / broker'],
+        client.map((c) => {
+          const r = c.run.result;
+          const us = (cpu: number) => ((cpu * 1000) / Math.max(1, r.done)).toFixed(2);
+          return [
+            c.label,
+            `${fmtInt(c.rates.steady)} (${fmtInt(c.rates.overall)})`,
+            `${us(r.cpuMs)} / ${us(r.mainCpuMs)} / ${us(r.brokerCpuMs)}`,
+          ];
+        }),
+      ),
+    );
+  }
   const stats = [...results].filter(([, r]) => r.e2e?.run.result.stats !== undefined);
   if (stats.length > 0) {
     lines.push('');

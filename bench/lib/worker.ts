@@ -62,6 +62,7 @@ export interface PipelineJob extends CommonJob {
   /** Scoring worker threads; 0 scores on the main thread. */
   readonly workers: number;
   readonly lingerMs: number;
+  readonly commitIntervalMs: number;
   /** Keep per-record latencies (paced stream); the measured window comes later over IPC. */
   readonly latency: boolean;
   /**
@@ -71,7 +72,19 @@ export interface PipelineJob extends CommonJob {
   readonly profile?: string;
 }
 
-export type Job = PassthroughJob | PipelineJob;
+/**
+ * node-rdkafka used directly, with nothing done per record: the client's own ceiling on this machine, beside
+ * which the transport's and the pipeline's figures are read. `consume-n` calls consume(n) in a loop (what the
+ * transport does); `flowing` is node-rdkafka's flowing mode (a consume loop on a thread of its own, unbounded).
+ * With an out topic every record is produced again (delivery reports on), and done when acknowledged.
+ */
+export interface ClientJob extends CommonJob {
+  readonly mode: 'client';
+  readonly style: 'consume-n' | 'flowing';
+  readonly outTopic: string | null;
+}
+
+export type Job = PassthroughJob | PipelineJob | ClientJob;
 
 export interface Progress {
   readonly t: number;
@@ -352,6 +365,80 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
   };
 }
 
+async function bareClient(job: ClientJob): Promise<JobResult> {
+  const { KafkaConsumer, Producer } = loadRdkafka();
+  const connect = (c: { connect: (o: object, cb: (err: unknown) => void) => void }) =>
+    new Promise<void>((resolve, reject) => c.connect({}, (err) => (err ? reject(err) : resolve())));
+  const consumer = new KafkaConsumer(
+    {
+      'group.id': job.groupId,
+      'metadata.broker.list': job.bootstrap,
+      'enable.auto.commit': false,
+      'fetch.wait.max.ms': 100,
+      ...job.librdkafka,
+    },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  const out = job.outTopic;
+  const producer =
+    out === null
+      ? undefined
+      : new Producer({ 'metadata.broker.list': job.bootstrap, dr_cb: true, 'linger.ms': 5 });
+  let done = 0;
+  if (producer !== undefined) {
+    await connect(producer);
+    producer.setPollInterval(2);
+    producer.on('delivery-report', () => {
+      done++;
+    });
+  }
+  await connect(consumer);
+  consumer.subscribe([job.inTopic]);
+  const onMessage = (m: { value: Buffer | null; key?: unknown }) => {
+    if (producer === undefined) done++;
+    else producer.produce(out!, null, m.value, m.key as Buffer | undefined);
+  };
+  let running = true;
+  if (job.style === 'flowing') {
+    consumer.on('data', onMessage);
+    consumer.consume();
+  } else {
+    consumer.setDefaultConsumeTimeout(20);
+    const loop = () =>
+      consumer.consume(1000, (err, messages) => {
+        if (!err) for (const m of messages) onMessage(m);
+        if (running) setImmediate(loop);
+      });
+    loop();
+  }
+  const memory = new MemorySampler(job.memorySampleMs, () => done).begin();
+  await send({ type: 'started' });
+  const t = await track(
+    () => done,
+    () => job.total,
+    job.timeoutMs,
+    job.brokerPid,
+  );
+  const memorySamples = memory.end();
+  running = false;
+  const s0 = performance.now();
+  await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  if (producer !== undefined) await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  return {
+    done,
+    timedOut: t.timedOut,
+    elapsedMs: t.lastAt - t.firstAt,
+    firstAt: t.firstAt,
+    progress: t.progress,
+    memory: memorySamples,
+    stopMs: performance.now() - s0,
+    cpuMs: t.cpuMs,
+    elu: t.elu,
+    mainCpuMs: t.mainCpuMs,
+    brokerCpuMs: t.brokerCpuMs,
+  };
+}
+
 /** Silent, unless BENCH_LOG_LEVEL asks for the pipeline's and transport's logs (on stderr) to debug a run. */
 function benchLogger() {
   const level = process.env.BENCH_LOG_LEVEL;
@@ -409,6 +496,7 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
       ...(job.maxInFlightBatches === undefined ? {} : { maxInFlightBatches: job.maxInFlightBatches }),
       ...(job.maxFetchRecords === undefined ? {} : { maxFetchRecords: job.maxFetchRecords }),
       producer: { lingerMs: job.lingerMs },
+      commitIntervalMs: job.commitIntervalMs,
     },
     {
       transport,
@@ -492,7 +580,12 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]!) as Job;
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-  const result = job.mode === 'passthrough' ? await passthrough(job) : await pipelineJob(job);
+  const result =
+    job.mode === 'passthrough'
+      ? await passthrough(job)
+      : job.mode === 'client'
+        ? await bareClient(job)
+        : await pipelineJob(job);
   await send({ type: 'result', result });
 }
 
