@@ -224,7 +224,13 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
             groupId,
             anomaliesTopic: anomalies,
             deadLetterTopic: dlq,
-            batching: { maxRecords: 100, maxBytes: 1 << 20, lingerMs: 20, maxBuffered: 2048, yieldEvery: 256 },
+            batching: {
+              maxRecords: 100,
+              maxBytes: 1 << 20,
+              lingerMs: 20,
+              maxBuffered: 2048,
+              yieldEvery: 256,
+            },
             delivery: 'at-least-once',
             startFrom: 'earliest',
             // Longer than the test: only the first batch's commit may go out while the pipeline runs.
@@ -257,7 +263,8 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         await pipeline.stop();
         expect(pipeline.stats.commits).toBe(2);
         const afterStop = await admin.fetchCommittedOffsets(groupId, [topic]);
-        for (const m of marks) expect(afterStop.find((c) => c.partition === m.partition)!.offset).toBe(m.high);
+        for (const m of marks)
+          expect(afterStop.find((c) => c.partition === m.partition)!.offset).toBe(m.high);
       } finally {
         await deleteTopic(topic);
       }
