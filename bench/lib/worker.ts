@@ -383,7 +383,14 @@ async function bareClient(job: ClientJob): Promise<JobResult> {
   const producer =
     out === null
       ? undefined
-      : new Producer({ 'metadata.broker.list': job.bootstrap, dr_cb: true, 'linger.ms': 5 });
+      : new Producer({
+          'metadata.broker.list': job.bootstrap,
+          dr_cb: true,
+          'linger.ms': 5,
+          // The whole backlog may be in flight: flowing mode has no backpressure to wait on.
+          'queue.buffering.max.messages': job.total + 1000,
+          'queue.buffering.max.kbytes': 2_097_151,
+        });
   let done = 0;
   if (producer !== undefined) {
     await connect(producer);

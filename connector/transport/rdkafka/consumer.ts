@@ -511,14 +511,17 @@ export class RdkafkaConsumer implements Consumer {
    * maxBufferedRecordsPerPartition × partitions: librdkafka's bounded prefetch queue then fills and it stops
    * fetching, at no cost. Only a partition holding twice its share on its own (one slow partition among fast
    * ones) is paused in librdkafka, which drops its prefetched records to be fetched again on resume; doing that
-   * for every partition on every cycle cost three quarters of the throughput of a slow pipeline here.
+   * for every partition on every cycle cost three quarters of the throughput of a slow pipeline here. A user
+   * pause (the pipeline's backpressure) only stops deliveries; the partition is paused in librdkafka when it
+   * hoards.
    */
   private fetchGateOpen(): boolean {
     let buffered = 0;
     let active = 0;
     for (const p of this.parts.values()) {
-      // A partition paused by the user is paused in librdkafka too: its buffer cannot grow, and counting it would
-      // stop consume() calls, which also serve rebalance events, until the user resumes.
+      // A partition paused by the user is left out: its buffer is bounded on its own (paused in librdkafka at
+      // twice its share), and counting it would stop consume() calls, which also serve rebalance events, until
+      // the user resumes.
       if (p.userPaused) continue;
       buffered += p.buffer.length - p.head;
       active++;
@@ -615,8 +618,11 @@ export class RdkafkaConsumer implements Consumer {
     for (const tp of partitions) {
       const part = this.parts.get(tpKey(tp.topic, tp.partition));
       if (!part || !this.ownership.owns(tp.topic, tp.partition)) continue;
+      // Deliveries stop at once, fetching does not: librdkafka keeps filling the partition's buffer until it
+      // holds twice its share (ingest pauses it there). Pausing in librdkafka straight away dropped its
+      // prefetch, and every resume then waited for a fetch round trip with the pipeline idle; the pipeline
+      // pauses whenever it holds `maxBuffered`, many times a second when scoring runs on a worker thread.
       part.userPaused = true;
-      this.setFetchPaused(part, true);
     }
     this.kickFetch();
   }
