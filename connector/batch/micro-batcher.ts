@@ -33,7 +33,12 @@ export interface BatchItem<T> {
   readonly bytes: number;
 }
 
-export type BatchReason = 'records' | 'bytes' | 'linger' | 'flush';
+/**
+ * What closed a batch: it was full (`records`, `bytes`), its first record waited `lingerMs` (`linger`), the
+ * pipeline drained everything queued (`flush`: shutdown, partition handover), or the pipeline had nothing in
+ * flight and took what was queued rather than let it wait (`idle`).
+ */
+export type BatchReason = 'records' | 'bytes' | 'linger' | 'flush' | 'idle';
 
 export interface Batch<T> {
   readonly items: readonly BatchItem<T>[];
@@ -178,10 +183,10 @@ export class MicroBatcher<T> {
     return reason === undefined ? undefined : this.take(reason);
   }
 
-  /** Everything queued, as batches no larger than the limits (shutdown drain, partition handover). */
-  flush(): Batch<T>[] {
+  /** Everything queued, as batches no larger than the limits (shutdown drain, partition handover, idle). */
+  flush(reason: 'flush' | 'idle' = 'flush'): Batch<T>[] {
     const out: Batch<T>[] = [];
-    while (this.queued > 0) out.push(this.take('flush'));
+    while (this.queued > 0) out.push(this.take(reason));
     return out;
   }
 

@@ -40,10 +40,10 @@ export class BatchScheduler<T> {
     this.drain();
   }
 
-  /** Hands over everything queued now, full or not (shutdown, rebalance). */
-  flush(): void {
+  /** Hands over everything queued now, full or not (shutdown, rebalance; `idle`: the pipeline has nothing to do). */
+  flush(reason: 'flush' | 'idle' = 'flush'): void {
     this.disarm();
-    for (const b of this.batcher.flush()) this.onBatch(b);
+    for (const b of this.batcher.flush(reason)) this.onBatch(b);
   }
 
   /** Stops the timer; queued records stay in the batcher (flush first to keep them). */

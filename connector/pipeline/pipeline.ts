@@ -55,7 +55,11 @@ export interface PipelineOptions {
   readonly deadLetterTopic: string;
   /** Every record's score, as JSON, when set. */
   readonly scoresTopic?: string;
-  readonly batching: MicroBatchOptions & { readonly yieldEvery: number };
+  readonly batching: MicroBatchOptions & {
+    readonly yieldEvery: number;
+    /** At-least-once: score what is queued as soon as nothing is in flight (see dispatchIfIdle). Default true. */
+    readonly dispatchWhenIdle?: boolean;
+  };
   readonly delivery: 'at-least-once' | 'exactly-once';
   /** Score batches produced concurrently in at-least-once mode. Default 4. */
   readonly maxInFlightBatches?: number;
@@ -141,6 +145,7 @@ export class Pipeline {
   private readonly batcher: MicroBatcher<Item>;
   private readonly scheduler: BatchScheduler<Item>;
   private readonly maxInFlight: number;
+  private readonly idleDispatch: boolean;
   /** The transport's assignment epoch per partition key, echoed on commits so stale ones are refused. */
   private readonly epochs = new Map<string, number>();
   private readonly partitions = new Map<string, TopicPartition>();
@@ -173,6 +178,7 @@ export class Pipeline {
     this.batcher = new MicroBatcher<Item>(options.batching);
     this.scheduler = new BatchScheduler<Item>(this.batcher, this.clock, (b) => this.enqueue(b));
     this.maxInFlight = options.delivery === 'exactly-once' ? 1 : (options.maxInFlightBatches ?? 4);
+    this.idleDispatch = options.delivery === 'at-least-once' && (options.batching.dispatchWhenIdle ?? true);
     this.matrix = new Float32Array(options.batching.maxRecords * deps.extractor.width);
   }
 
@@ -278,6 +284,25 @@ export class Pipeline {
     metrics?.recordsConsumed.inc({ topic }, records.length);
     if (dead > 0) this.stats.deadLettered += dead;
     this.applyBackpressure();
+    this.dispatchIfIdle();
+  }
+
+  /**
+   * Nagle's rule for micro-batches: with nothing being scored or produced, a record waiting for its batch to
+   * fill waits for nothing, so what is queued goes now; while batches are in flight, records gather into the
+   * next one. A batch's size then follows the load (the time one takes × the rate) instead of the linger: low
+   * latency at low rates, full batches under load. Exactly-once keeps waiting: each batch is a transaction.
+   */
+  private dispatchIfIdle(): void {
+    if (
+      this.idleDispatch &&
+      this.inFlight.size === 0 &&
+      this.ready.length === 0 &&
+      this.batcher.queued > 0 &&
+      this.failure === undefined
+    ) {
+      this.scheduler.flush('idle');
+    }
   }
 
   private prepareItem(
@@ -371,6 +396,7 @@ export class Pipeline {
         .finally(() => {
           this.inFlight.delete(p);
           this.pump();
+          this.dispatchIfIdle();
         });
       this.inFlight.add(p);
     }

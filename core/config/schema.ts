@@ -385,6 +385,14 @@ const BatchingSchema = z
         description: 'Score a non-empty micro-batch at the latest this long after its first record arrived.',
         examples: [10],
       }),
+    dispatchWhenIdle: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'At-least-once: when no batch is being scored or produced, score what is queued at once instead of waiting for `maxRecords` or `lingerMs`. Batches then fill only while earlier ones are in flight: small and prompt at low rates, full under load. Exactly-once always waits (each batch is a transaction).',
+        examples: [false],
+      }),
     maxBuffered: z
       .int()
       .min(1)

@@ -10,7 +10,7 @@ import type { ErrorCode } from '../errors.js';
 
 export type PipelineStage = 'decode' | 'features' | 'score' | 'emit';
 export type OutputKind = 'anomalies' | 'scores' | 'dead_letters';
-export type BatchCloseReason = 'records' | 'bytes' | 'linger' | 'flush';
+export type BatchCloseReason = 'records' | 'bytes' | 'linger' | 'flush' | 'idle';
 
 export interface MetricsOptions {
   /** Also register Node.js process metrics (CPU, memory, event-loop lag), prefixed `vigil_`. Default false. */
@@ -78,7 +78,7 @@ export class VigilMetrics {
     });
     this.batches = new Counter({
       name: 'vigil_batches_total',
-      help: 'Micro-batches scored, by what closed them: records, bytes, linger or flush.',
+      help: 'Micro-batches scored, by what closed them: records, bytes, linger, flush, or idle (taken at once while nothing else was in flight).',
       labelNames: ['reason'],
       registers,
     });

@@ -271,6 +271,85 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     },
     120_000,
   );
+
+  it.skipIf(scoring === 'worker thread')(
+    'dispatchWhenIdle: with nothing in flight, queued records are scored at once instead of waiting out the linger',
+    async () => {
+      const topic = uniqueName(`pipe-idle-${kind}`);
+      await createTopic(topic, 1);
+      try {
+        const records = sensorRecords(40, 9, 0).map(({ record }) => ({
+          key: record.device_id,
+          value: sensorType.toBuffer(record),
+        }));
+        const producer = kafkajsClient().producer();
+        await producer.connect();
+        const run = async (dispatchWhenIdle: boolean) => {
+          const registry = new Registry();
+          const pipeline = new Pipeline(
+            {
+              topics: [topic],
+              groupId: uniqueName(`pipe-idle-group-${kind}`),
+              anomaliesTopic: anomalies,
+              deadLetterTopic: dlq,
+              // Neither size nor linger can close a batch within the test: only idle dispatch (or stop) can.
+              batching: {
+                maxRecords: 10_000,
+                maxBytes: 1 << 24,
+                lingerMs: 600_000,
+                maxBuffered: 20_000,
+                yieldEvery: 256,
+                dispatchWhenIdle,
+              },
+              delivery: 'at-least-once',
+              startFrom: 'earliest',
+            },
+            {
+              transport,
+              decoder: plainAvroDecoder(sensorType),
+              extractor: sensorExtractor(),
+              scorer: detector,
+              output: plainAvroOutputCodec(),
+              logger: silentLogger(),
+              metrics: new VigilMetrics(registry),
+            },
+          );
+          await pipeline.start();
+          // Without idle dispatch nothing would be scored however long it waited: three seconds show it.
+          const deadline = Date.now() + (dispatchWhenIdle ? 15_000 : 3_000);
+          while (pipeline.stats.scored < records.length && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const scoredBeforeStop = pipeline.stats.scored;
+          await pipeline.stop();
+          const batches = (await registry.getSingleMetric('vigil_batches_total')!.get()).values;
+          const byReason = Object.fromEntries(batches.map((v) => [v.labels.reason, v.value]));
+          return { scoredBeforeStop, scored: pipeline.stats.scored, byReason };
+        };
+        // Four sends a little apart, as a slow stream delivers them.
+        for (let i = 0; i < records.length; i += 10) {
+          await producer.send({ topic, messages: records.slice(i, i + 10) });
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await producer.disconnect();
+
+        const eager = await run(true);
+        expect(eager.scoredBeforeStop).toBe(records.length);
+        expect(eager.byReason.idle).toBeGreaterThan(0);
+        expect(eager.byReason.linger ?? 0).toBe(0);
+
+        const waiting = await run(false);
+        // Nothing closed a batch until stop() flushed it.
+        expect(waiting.scoredBeforeStop).toBe(0);
+        expect(waiting.scored).toBe(records.length);
+        expect(waiting.byReason.flush).toBeGreaterThan(0);
+        expect(waiting.byReason.idle ?? 0).toBe(0);
+      } finally {
+        await deleteTopic(topic);
+      }
+    },
+    120_000,
+  );
 });
 
 function pipelineGroup(p: Pipeline): string {

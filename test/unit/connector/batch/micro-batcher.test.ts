@@ -87,6 +87,19 @@ describe('MicroBatcher batching', () => {
     expect(b.queued).toBe(0);
   });
 
+  it("an idle flush is labelled 'idle' and releases like any other batch", () => {
+    const b = new MicroBatcher<number>(opts());
+    for (let i = 0; i < 4; i++) b.add('p', i, 1, 0);
+    const batches = b.flush('idle');
+    expect(batches.map((x) => [x.items.length, x.reason])).toEqual([
+      [3, 'idle'],
+      [1, 'idle'],
+    ]);
+    expect(b.held).toBe(4);
+    for (const x of batches) b.release(x);
+    expect(b.held).toBe(0);
+  });
+
   it('handles a long stream without losing or reordering records', () => {
     const b = new MicroBatcher<number>(opts({ maxRecords: 7, maxBuffered: 1_000_000 }));
     const out: number[] = [];

@@ -98,4 +98,13 @@ describe('BatchScheduler', () => {
     expect(batches).toHaveLength(1);
     expect(() => s.add('p', 3, 1)).toThrow(/after close/);
   });
+
+  it("flush('idle') hands over what is queued now, labelled idle, and disarms the linger timer", () => {
+    const { s, batches, clock } = setup();
+    s.add('p', 1, 1);
+    expect(clock.pending).toBe(1);
+    s.flush('idle');
+    expect(batches.map((b) => b.reason)).toEqual(['idle']);
+    expect(clock.pending).toBe(0);
+  });
 });
