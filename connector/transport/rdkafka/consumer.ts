@@ -111,6 +111,8 @@ export class RdkafkaConsumer implements Consumer {
   private pollWhileClosing = false;
   /** The last call returned nothing: the next one waits for a record instead of draining what is there. */
   private idle = true;
+  /** What a waiting call returned, delivered with the draining call after it. */
+  private carried: Message[] = [];
   private restartAttempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
 
@@ -415,15 +417,29 @@ export class RdkafkaConsumer implements Consumer {
     const waiting = this.idle;
     client.setDefaultConsumeTimeout(waiting ? WAIT_MS : 0);
     client.consume(waiting ? 1 : this.maxFetch, (err, messages) => {
+      const got = messages ?? [];
+      let all = got;
+      if (this.carried.length > 0) {
+        all = this.carried.concat(got);
+        this.carried = [];
+      }
       if (err) {
         if (this.state === 'running') this.log.warn({ err }, 'consume failed; retrying');
+        if (all.length > 0) this.ingest(all);
         setTimeout(next, 100);
         return;
       }
-      const n = messages.length;
-      this.idle = n === 0;
+      this.idle = got.length === 0;
+      if (waiting && got.length > 0 && this.pendingSeeks.size === 0 && this.state === 'running') {
+        // A waiting call returns the first record of a fetch response whose rest is already in librdkafka's
+        // queue: it goes with the draining call that follows. Delivered on its own it made a batch of one,
+        // and at 20k records/s the pipeline's CPU per record rose by half.
+        this.carried = all;
+        next();
+        return;
+      }
       next();
-      if (n > 0) this.ingest(messages);
+      if (all.length > 0) this.ingest(all);
     });
   }
 
