@@ -61,6 +61,7 @@ abstract class RdkafkaProducerBase {
   private connecting: Promise<RdProducerClient> | null = null;
   private outstanding = 0;
   private pollTimer: NodeJS.Timeout | undefined;
+  private readonly discarded = new WeakSet<RdProducerClient>();
   protected readonly inFlight = new InFlight();
   private readonly throttle = errorLogThrottle();
   protected closing = false;
@@ -179,9 +180,17 @@ abstract class RdkafkaProducerBase {
 
   protected discard(client: RdProducerClient): void {
     if (this.client === client) this.client = null;
+    // A fenced client is discarded twice (its fatal error event, and the failed commit): disconnect it once.
+    if (this.discarded.has(client)) return;
+    this.discarded.add(client);
     // Keep polling the old client until its delivery reports are in.
     setTimeout(() => {
-      client.disconnect(this.deliveryTimeoutMs, () => {});
+      try {
+        client.disconnect(this.deliveryTimeoutMs, () => {});
+      } catch (err) {
+        // node-rdkafka throws, from a timer here, when the client is already disconnected (closed meanwhile).
+        this.log.debug({ err }, 'discarded producer client was already disconnected');
+      }
     }, 0).unref();
   }
 
@@ -353,14 +362,25 @@ export class RdkafkaTransactionalProducer extends RdkafkaProducerBase implements
     };
   }
 
+  async init(): Promise<void> {
+    const client = await this.ensure();
+    if (this.initialized === client) return;
+    try {
+      await rdCall((cb) => client.initTransactions(this.requestTimeoutMs, (err) => cb(err)));
+      this.initialized = client;
+    } catch (err) {
+      this.discard(client);
+      throw toVigilError('PRODUCE_FAILED', 'could not register the transactional id', err, classifyRd(err), {
+        transactionalId: this.transactionalId,
+      });
+    }
+  }
+
   async begin(): Promise<Transaction> {
     if (this.current) throw new TypeError('a transaction is already open on this producer');
+    await this.init();
     const client = await this.ensure();
     try {
-      if (this.initialized !== client) {
-        await rdCall((cb) => client.initTransactions(this.requestTimeoutMs, (err) => cb(err)));
-        this.initialized = client;
-      }
       await rdCall((cb) => client.beginTransaction((err) => cb(err)));
     } catch (err) {
       const failure = classifyRd(err);
