@@ -205,6 +205,9 @@ export class Pipeline {
         transactionalId: o.transactionalId ?? `vigil-${o.groupId}`,
         ...(o.producer ?? {}),
       });
+      // Before consuming: a predecessor killed mid-transaction left offsets that stay unstable, and the
+      // consumer's offset fetch waiting (librdkafka: up to the transaction timeout), until this fences it.
+      await this.txProducer.init();
     } else {
       this.producer = transport.producer(o.producer ?? {});
       await this.producer.connect();

@@ -338,6 +338,12 @@ export interface Transaction {
 
 export interface TransactionalProducer {
   readonly kind: TransportKind;
+  /**
+   * Registers the transactional id now: an older instance with the same id is fenced and its open transaction
+   * aborted. Call it before consuming: until that transaction ends, the offsets it carries are unstable and a
+   * read_committed consumer's offset fetch waits (KIP-447; librdkafka waits, up to the transaction timeout).
+   */
+  init(): Promise<void>;
   /** Registers the transactional id (fencing older instances) on first call. One open transaction at a time. */
   begin(): Promise<Transaction>;
   close(): Promise<void>;

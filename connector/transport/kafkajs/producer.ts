@@ -245,6 +245,13 @@ export class KafkajsTransactionalProducer extends KafkajsProducerBase implements
     });
   }
 
+  async init(): Promise<void> {
+    if (this.open) return;
+    // kafkajs registers the transactional id with the first transaction; an empty one, aborted, does only that.
+    const txn = await this.begin();
+    await txn.abort();
+  }
+
   async begin(): Promise<Transaction> {
     if (this.open) throw new TypeError('a transaction is already open on this producer');
     const client = await this.ensure();

@@ -544,6 +544,37 @@ export function describeTransportConformance(kind: TransportKind): void {
       expect(kind === 'kafkajs' ? rcLast.nextOffset : rcLast.nextOffset + 1n).toBe(marks[0]!.high);
       await tp.close();
     });
+
+    it('init() of a new instance with the same transactional id fences the old one: its open transaction cannot commit, and a read_committed reader sees only the new one', async (ctx) => {
+      if (!transport.capabilities.transactions) {
+        ctx.skip();
+        return;
+      }
+      const output = await topic(1);
+      const transactionalId = uniqueName('txn-fence');
+      const old = transport.transactionalProducer({ transactionalId });
+      const open = await old.begin();
+      await open.send([{ topic: output, key: 'k', value: 'from-the-old-instance' }]);
+
+      const successor = transport.transactionalProducer({ transactionalId });
+      await successor.init();
+      await expect(open.commit()).rejects.toSatisfy((e: unknown) => isVigilError(e, 'PRODUCE_FAILED'));
+      const next = await successor.begin();
+      await next.send([{ topic: output, key: 'k', value: 'from-the-successor' }]);
+      await next.commit();
+
+      const readCommitted = new Collector();
+      const rc = transport.consumer(testConsumerOptions(uniqueName('g-fence'), [output]));
+      await rc.start(readCommitted.handler);
+      await waitFor('the successor’s record', () => readCommitted.count >= 1);
+      await new Promise((r) => setTimeout(r, 300));
+      await rc.close();
+      expect((readCommitted.byPartition.get(0) ?? []).map((r) => r.value!.toString())).toEqual([
+        'from-the-successor',
+      ]);
+      await old.close().catch(() => {});
+      await successor.close();
+    });
   });
 }
 
