@@ -350,14 +350,24 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
   await consumer.close();
   await producer?.close();
   await transport.close();
+  return drainResult(done, t, memorySamples, performance.now() - s0);
+}
+
+/** A drain's JobResult: what track() measured, the memory samples, and how long stopping took. */
+function drainResult(
+  done: number,
+  t: Awaited<ReturnType<typeof track>>,
+  memory: JobResult['memory'],
+  stopMs: number,
+): JobResult {
   return {
     done,
     timedOut: t.timedOut,
     elapsedMs: t.lastAt - t.firstAt,
     firstAt: t.firstAt,
     progress: t.progress,
-    memory: memorySamples,
-    stopMs: performance.now() - s0,
+    memory,
+    stopMs,
     cpuMs: t.cpuMs,
     elu: t.elu,
     mainCpuMs: t.mainCpuMs,
@@ -431,19 +441,7 @@ async function bareClient(job: ClientJob): Promise<JobResult> {
   const s0 = performance.now();
   await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
   if (producer !== undefined) await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  return {
-    done,
-    timedOut: t.timedOut,
-    elapsedMs: t.lastAt - t.firstAt,
-    firstAt: t.firstAt,
-    progress: t.progress,
-    memory: memorySamples,
-    stopMs: performance.now() - s0,
-    cpuMs: t.cpuMs,
-    elu: t.elu,
-    mainCpuMs: t.mainCpuMs,
-    brokerCpuMs: t.brokerCpuMs,
-  };
+  return drainResult(done, t, memorySamples, performance.now() - s0);
 }
 
 /** Silent, unless BENCH_LOG_LEVEL asks for the pipeline's and transport's logs (on stderr) to debug a run. */
