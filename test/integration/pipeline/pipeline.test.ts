@@ -44,6 +44,30 @@ async function readAll(topic: string, expected: number, timeoutMs = 30_000) {
   return out;
 }
 
+/** `n` sensor readings as Kafka messages keyed by device. */
+function encodedReadings(n: number, seed: number, anomalyRate: number) {
+  return sensorRecords(n, seed, anomalyRate).map(({ record }) => ({
+    key: record.device_id,
+    value: sensorType.toBuffer(record),
+  }));
+}
+
+/** Produces `messages` in sends of `chunk`, `gapMs` apart (a slow stream when above zero). */
+async function produceAll(
+  topic: string,
+  messages: readonly { key: string; value: Buffer }[],
+  chunk = messages.length,
+  gapMs = 0,
+) {
+  const producer = kafkajsClient().producer();
+  await producer.connect();
+  for (let i = 0; i < messages.length; i += chunk) {
+    await producer.send({ topic, messages: messages.slice(i, i + chunk) });
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await producer.disconnect();
+}
+
 describe.each<[TransportKind, 'main thread' | 'worker thread']>([
   ['kafkajs', 'main thread'],
   ['rdkafka', 'main thread'],
@@ -96,12 +120,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     const messages = [...good];
     for (const [i, p] of poison.entries()) messages.splice(200 + i * 450, 0, { key: p.key, value: p.value });
 
-    const producer = kafkajsClient().producer();
-    await producer.connect();
-    for (let i = 0; i < messages.length; i += 1000) {
-      await producer.send({ topic: input, messages: messages.slice(i, i + 1000) });
-    }
-    await producer.disconnect();
+    await produceAll(input, messages, 1000);
 
     const events: AnomalyEvent[] = [];
     const registry = new Registry();
@@ -208,14 +227,8 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       const topic = uniqueName(`pipe-ci-${kind}`);
       await createTopic(topic, 3);
       try {
-        const records = sensorRecords(2000, 5, 0.01).map(({ record }) => ({
-          key: record.device_id,
-          value: sensorType.toBuffer(record),
-        }));
-        const producer = kafkajsClient().producer();
-        await producer.connect();
-        await producer.send({ topic, messages: records });
-        await producer.disconnect();
+        const records = encodedReadings(2000, 5, 0.01);
+        await produceAll(topic, records);
 
         const groupId = uniqueName(`pipe-ci-group-${kind}`);
         const pipeline = new Pipeline(
@@ -278,12 +291,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       const topic = uniqueName(`pipe-idle-${kind}`);
       await createTopic(topic, 1);
       try {
-        const records = sensorRecords(40, 9, 0).map(({ record }) => ({
-          key: record.device_id,
-          value: sensorType.toBuffer(record),
-        }));
-        const producer = kafkajsClient().producer();
-        await producer.connect();
+        const records = encodedReadings(40, 9, 0);
         const run = async (dispatchWhenIdle: boolean) => {
           const registry = new Registry();
           const pipeline = new Pipeline(
@@ -327,11 +335,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
           return { scoredBeforeStop, scored: pipeline.stats.scored, byReason };
         };
         // Four sends a little apart, as a slow stream delivers them.
-        for (let i = 0; i < records.length; i += 10) {
-          await producer.send({ topic, messages: records.slice(i, i + 10) });
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        await producer.disconnect();
+        await produceAll(topic, records, 10, 50);
 
         const eager = await run(true);
         expect(eager.scoredBeforeStop).toBe(records.length);
