@@ -793,6 +793,11 @@ export function rdkafkaConsumerProperties(
 ): Record<string, string | number | boolean> {
   return {
     'fetch.wait.max.ms': 100,
+    // Once a partition's prefetch queue passes queued.min.messages, librdkafka waits this long before fetching
+    // for it again (default 1000 ms): a consumer that drains faster than that sits idle for most of each second.
+    // A bare consume(1000) loop here ran at 124k records/s with the default, 315k with 5 ms. The prefetch stays
+    // bounded by the queue limits either way.
+    'fetch.queue.backoff.ms': 5,
     // max.partition.fetch.bytes stays at librdkafka's 1 MiB. 8 MiB raised the consume-only ceiling here (131k →
     // 171k records/s in a bare consume loop) but not the pipeline's end-to-end rate, which its own thread
     // bounds, and two 3M-record drains in eight stopped with it (cause not found; docs/performance.md).

@@ -20,6 +20,7 @@ describe('rdkafka consumer properties', () => {
     const p = rdkafkaConsumerProperties(transport(), consumer);
     expect(p['max.partition.fetch.bytes']).toBeUndefined();
     expect(p['fetch.wait.max.ms']).toBe(100);
+    expect(p['fetch.queue.backoff.ms']).toBe(5);
     expect(p['group.id']).toBe('g');
     expect(p['enable.auto.commit']).toBe(false);
   });
