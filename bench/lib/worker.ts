@@ -338,19 +338,19 @@ async function passthrough(job: PassthroughJob): Promise<JobResult> {
     p.finally(() => inFlight.splice(inFlight.indexOf(p), 1));
     if (inFlight.length >= job.maxInFlightPerPartition) await inFlight[0];
   });
-  await send({ type: 'started' });
-  const t = await track(
-    () => done,
-    () => job.total,
-    job.timeoutMs,
-    job.brokerPid,
-  );
-  const memorySamples = memory.end();
+  const { t, memorySamples } = await measureDrain(job, () => done, memory);
   const s0 = performance.now();
   await consumer.close();
   await producer?.close();
   await transport.close();
   return drainResult(done, t, memorySamples, performance.now() - s0);
+}
+
+/** Tells the parent the drain has started, then tracks it to `job.total` records and stops the memory sampler. */
+async function measureDrain(job: CommonJob, done: () => number, memory: MemorySampler) {
+  await send({ type: 'started' });
+  const t = await track(done, () => job.total, job.timeoutMs, job.brokerPid);
+  return { t, memorySamples: memory.end() };
 }
 
 /** A drain's JobResult: what track() measured, the memory samples, and how long stopping took. */
@@ -429,14 +429,7 @@ async function bareClient(job: ClientJob): Promise<JobResult> {
     loop();
   }
   const memory = new MemorySampler(job.memorySampleMs, () => done).begin();
-  await send({ type: 'started' });
-  const t = await track(
-    () => done,
-    () => job.total,
-    job.timeoutMs,
-    job.brokerPid,
-  );
-  const memorySamples = memory.end();
+  const { t, memorySamples } = await measureDrain(job, () => done, memory);
   running = false;
   const s0 = performance.now();
   await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
