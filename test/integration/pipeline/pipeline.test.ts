@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
 import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.js';
-import { Pipeline } from '../../../connector/pipeline/pipeline.js';
+import { Pipeline, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../../connector/transport/index.js';
 import type { Transport, TransportKind } from '../../../connector/transport/types.js';
 import { silentLogger } from '../../../core/logger.js';
@@ -94,6 +94,34 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     await transport?.close();
     for (const t of [input, anomalies, dlq]) await deleteTopic(t);
   });
+
+  /** A Pipeline reading `topic` from the start, scoring in-thread, writing to this block's output topics. */
+  const sensorPipeline = (
+    topic: string,
+    groupId: string,
+    options: Pick<PipelineOptions, 'batching'> & Partial<PipelineOptions>,
+    metrics?: VigilMetrics,
+  ) =>
+    new Pipeline(
+      {
+        topics: [topic],
+        groupId,
+        anomaliesTopic: anomalies,
+        deadLetterTopic: dlq,
+        delivery: 'at-least-once',
+        startFrom: 'earliest',
+        ...options,
+      },
+      {
+        transport,
+        decoder: plainAvroDecoder(sensorType),
+        extractor: sensorExtractor(),
+        scorer: detector,
+        output: plainAvroOutputCodec(),
+        logger: silentLogger(),
+        ...(metrics === undefined ? {} : { metrics }),
+      },
+    );
 
   it('records in = records scored + records dead-lettered; poison goes to the dead-letter topic with its reason', async () => {
     const labelled = sensorRecords(3000, 11, 0.03);
@@ -231,38 +259,13 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         await produceAll(topic, records);
 
         const groupId = uniqueName(`pipe-ci-group-${kind}`);
-        const pipeline = new Pipeline(
-          {
-            topics: [topic],
-            groupId,
-            anomaliesTopic: anomalies,
-            deadLetterTopic: dlq,
-            batching: {
-              maxRecords: 100,
-              maxBytes: 1 << 20,
-              lingerMs: 20,
-              maxBuffered: 2048,
-              yieldEvery: 256,
-            },
-            delivery: 'at-least-once',
-            startFrom: 'earliest',
-            // Longer than the test: only the first batch's commit may go out while the pipeline runs.
-            commitIntervalMs: 600_000,
-          },
-          {
-            transport,
-            decoder: plainAvroDecoder(sensorType),
-            extractor: sensorExtractor(),
-            scorer: detector,
-            output: plainAvroOutputCodec(),
-            logger: silentLogger(),
-          },
-        );
+        const pipeline = sensorPipeline(topic, groupId, {
+          batching: { maxRecords: 100, maxBytes: 1 << 20, lingerMs: 20, maxBuffered: 2048, yieldEvery: 256 },
+          // Longer than the test: only the first batch's commit may go out while the pipeline runs.
+          commitIntervalMs: 600_000,
+        });
         await pipeline.start();
-        const deadline = Date.now() + 60_000;
-        while (pipeline.stats.scored < records.length && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await scoredWithin(pipeline, records.length, 60_000);
         expect(pipeline.stats.scored).toBe(records.length);
         const admin = transport.admin();
         const marks = await admin.fetchWatermarks(topic);
@@ -294,12 +297,10 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         const records = encodedReadings(40, 9, 0);
         const run = async (dispatchWhenIdle: boolean) => {
           const registry = new Registry();
-          const pipeline = new Pipeline(
+          const pipeline = sensorPipeline(
+            topic,
+            uniqueName(`pipe-idle-group-${kind}`),
             {
-              topics: [topic],
-              groupId: uniqueName(`pipe-idle-group-${kind}`),
-              anomaliesTopic: anomalies,
-              deadLetterTopic: dlq,
               // Neither size nor linger can close a batch within the test: only idle dispatch (or stop) can.
               batching: {
                 maxRecords: 10_000,
@@ -309,25 +310,12 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
                 yieldEvery: 256,
                 dispatchWhenIdle,
               },
-              delivery: 'at-least-once',
-              startFrom: 'earliest',
             },
-            {
-              transport,
-              decoder: plainAvroDecoder(sensorType),
-              extractor: sensorExtractor(),
-              scorer: detector,
-              output: plainAvroOutputCodec(),
-              logger: silentLogger(),
-              metrics: new VigilMetrics(registry),
-            },
+            new VigilMetrics(registry),
           );
           await pipeline.start();
           // Without idle dispatch nothing would be scored however long it waited: three seconds show it.
-          const deadline = Date.now() + (dispatchWhenIdle ? 15_000 : 3_000);
-          while (pipeline.stats.scored < records.length && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-          }
+          await scoredWithin(pipeline, records.length, dispatchWhenIdle ? 15_000 : 3_000);
           const scoredBeforeStop = pipeline.stats.scored;
           await pipeline.stop();
           const batches = (await registry.getSingleMetric('vigil_batches_total')!.get()).values;
@@ -355,6 +343,12 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     120_000,
   );
 });
+
+/** Waits until the pipeline has scored `n` records or `timeoutMs` has passed. */
+async function scoredWithin(pipeline: Pipeline, n: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (pipeline.stats.scored < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
 
 function pipelineGroup(p: Pipeline): string {
   return (p as unknown as { opts: { groupId: string } }).opts.groupId;
