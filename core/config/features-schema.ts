@@ -68,7 +68,7 @@ export const NumericFeatureSchema = z
       .default('reject')
       .meta({
         description:
-          'NaN or ±Infinity (in the record, or after the transform). `reject`: dead-letter (reason NON_FINITE). `missing`: treat as missing and apply the missing policy.',
+          'NaN or ±Infinity (in the record, or after the transform). `reject`: dead-letter (reason NON_FINITE). `missing`: treat as missing and apply the missing policy. A finite value beyond float32 (1e39, 1e308) is not refused: it is written as ±3.4e38 (float32 max), which the model clips like any outlier, so it scores as an anomaly.',
         examples: ['missing'],
       }),
   })

@@ -224,6 +224,9 @@ function numeric(e: Emitter, f: NumericFeature, name: string, p: number, median:
       ? missingFail(e, f, name)
       : `${at(p)} = ${num(stand)};${flag ? ` ${at(p + 1)} = 1;` : ''}`;
   const log = f.transform === 'log1p';
+  // A finite reading beyond float32 (1e39, 1e308) is an extreme value, not a broken one: it is written as
+  // ±float32 max, which the model's scaler clips like any outlier, so it scores as the anomaly it is instead
+  // of turning into Infinity in the row (and NaN in the network).
   const onNonFinite =
     f.nonFinite === 'reject'
       ? e.fail({
@@ -231,14 +234,14 @@ function numeric(e: Emitter, f: NumericFeature, name: string, p: number, median:
           path: f.path,
           feature: name,
           message: (v) =>
-            `${f.path} is ${log ? `log1p(${String(v)}) = ${Math.log1p(Number(v))}` : String(v)}, not a finite float32`,
+            `${f.path} is ${log ? `log1p(${String(v)}) = ${Math.log1p(Number(v))}` : String(v)}, not a finite number`,
         })
       : onMissing;
   e.body.push(`if (v === undefined || v === null) { ${onMissing} } else {
 let x;
 if (typeof v === 'number') x = v; else if (typeof v === 'bigint') x = Number(v); else ${typeFail(e, f, name, 'a number')}
 ${log ? 'x = Math.log1p(x);' : ''}
-if (Math.abs(x) <= ${F32_MAX}) { ${at(p)} = x;${flag ? ` ${at(p + 1)} = 0;` : ''} } else { ${onNonFinite} }
+if (x - x === 0) { ${at(p)} = x > ${F32_MAX} ? ${F32_MAX} : x < -${F32_MAX} ? -${F32_MAX} : x;${flag ? ` ${at(p + 1)} = 0;` : ''} } else { ${onNonFinite} }
 }`);
 }
 

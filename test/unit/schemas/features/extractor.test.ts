@@ -45,17 +45,26 @@ describe('numeric features', () => {
     expect(f.message).toBe('a is "12", not a number');
   });
 
-  it('rejects NaN, Infinity, values beyond float32 and a log1p that is not finite', () => {
+  it('rejects NaN, Infinity and a log1p that is not finite', () => {
     const x = compileFeatures(fields({ kind: 'numeric', path: 'a' }));
-    for (const a of [Number.NaN, Number.POSITIVE_INFINITY, -Number.POSITIVE_INFINITY, 1e39]) {
+    for (const a of [Number.NaN, Number.POSITIVE_INFINITY, -Number.POSITIVE_INFINITY]) {
       expect(failureOf(x, { a }).reason).toBe('NON_FINITE');
     }
     const log = compileFeatures(fields({ kind: 'numeric', path: 'a', transform: 'log1p' }));
     expect(failureOf(log, { a: -2 })).toMatchObject({
       reason: 'NON_FINITE',
-      message: 'a is log1p(-2) = NaN, not a finite float32',
+      message: 'a is log1p(-2) = NaN, not a finite number',
     });
     expect(failureOf(log, { a: -1 }).reason).toBe('NON_FINITE');
+  });
+
+  it('writes a finite value beyond float32 as ±float32 max instead of refusing it', () => {
+    const x = compileFeatures(fields({ kind: 'numeric', path: 'a' }, { kind: 'numeric', path: 'b' }));
+    const f32max = 3.4028234663852886e38;
+    expect(row(x, { a: 1e39, b: -1e308 })).toEqual([f32max, -f32max]);
+    expect(row(x, { a: Number.MAX_VALUE, b: 3.4e38 })).toEqual([f32max, Math.fround(3.4e38)]);
+    const log = compileFeatures(fields({ kind: 'numeric', path: 'a', transform: 'log1p' }));
+    expect(row(log, { a: 1e308 })).toEqual([Math.fround(Math.log1p(1e308))]);
   });
 
   it('treats non-finite values as missing when nonFinite is missing', () => {
