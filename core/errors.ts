@@ -32,6 +32,24 @@ export const ERROR_CODES = {
     retriable: false,
     summary: 'A decoded record cannot be turned into a valid feature vector.',
   },
+  // The feature extractor's reasons (schemas/features/codegen.ts FEATURE_FAILURE_REASONS), one code each so a
+  // dead letter's reason and the metric's label say which without decoding details.
+  MISSING_VALUE: {
+    retriable: false,
+    summary: 'A feature field is absent or null and its mapping says `missing: fail`.',
+  },
+  NON_FINITE: {
+    retriable: false,
+    summary: 'A numeric feature is NaN or ±Infinity (in the record or after its transform).',
+  },
+  TYPE_MISMATCH: {
+    retriable: false,
+    summary: 'A feature field holds a value of the wrong type (a string where a number is mapped).',
+  },
+  UNKNOWN_CATEGORY: {
+    retriable: false,
+    summary: 'An enum feature holds a value outside its categories and its mapping says `unknown: fail`.',
+  },
   PRODUCE_FAILED: { retriable: true, summary: 'A record could not be produced (acknowledged) to Kafka.' },
   COMMIT_FAILED: { retriable: true, summary: 'Consumer offsets could not be committed.' },
   MODEL_INVALID: {

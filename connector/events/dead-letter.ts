@@ -32,7 +32,7 @@ export interface DeadLetterContext {
 
 export interface DeadLetterInput extends DeadLetterContext {
   readonly stage: DeadLetterStage;
-  /** A code of core/errors.ts, e.g. DECODE_FAILED, FEATURE_INVALID. */
+  /** A code of core/errors.ts, e.g. DECODE_FAILED, NON_FINITE. */
   readonly code: ErrorCode;
   readonly message: string;
   /** Structured context; values are written as text. */
@@ -83,7 +83,7 @@ export function deadLetterFromError(
   return buildDeadLetter({ ...ctx, stage, code: err.code, message: err.message, details: err.details });
 }
 
-/** A dead letter for a record the feature extractor refused: code FEATURE_INVALID, the reason in details. */
+/** A dead letter for a record the feature extractor refused: the extractor's reason (NON_FINITE, …) is the code. */
 export function deadLetterFromFeatureFailure(
   failure: FeatureFailure,
   ctx: DeadLetterContext,
@@ -91,9 +91,9 @@ export function deadLetterFromFeatureFailure(
   return buildDeadLetter({
     ...ctx,
     stage: 'features',
-    code: 'FEATURE_INVALID',
+    code: failure.reason,
     message: failure.message,
-    details: { reason: failure.reason, path: failure.path, feature: failure.feature },
+    details: { path: failure.path, feature: failure.feature },
   });
 }
 

@@ -20,7 +20,19 @@ import { murmur3BytesBucket, murmur3Utf8Bucket } from './murmur3.js';
  * Everything else (category maps, messages, numbers) is passed in as values, not as source.
  */
 
-export type FeatureFailureReason = 'MISSING_VALUE' | 'NON_FINITE' | 'TYPE_MISMATCH' | 'UNKNOWN_CATEGORY';
+/**
+ * Why a record cannot become a feature row. Each is also an error code (core/errors.ts): it is the dead letter's
+ * `reason_code`, its `vigil.reason` header and the `reason` label of vigil_records_dead_lettered_total, and
+ * docs/delivery-guarantees.md lists them (a test keeps the three in step).
+ */
+export const FEATURE_FAILURE_REASONS = [
+  'MISSING_VALUE',
+  'NON_FINITE',
+  'TYPE_MISMATCH',
+  'UNKNOWN_CATEGORY',
+] as const;
+
+export type FeatureFailureReason = (typeof FEATURE_FAILURE_REASONS)[number];
 
 export interface FeatureFailure {
   readonly ok: false;

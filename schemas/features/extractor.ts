@@ -23,6 +23,7 @@ export {
   describeValue,
   EXTRACT_OK,
   type ExtractInto,
+  FEATURE_FAILURE_REASONS,
   type FeatureFailure,
   type FeatureFailureReason,
   type FeatureSuccess,

@@ -140,8 +140,8 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       },
       { key: 'truncated', value: goodBytes.subarray(0, goodBytes.length - 7), reason: 'DECODE_FAILED' },
       { key: 'trailing', value: Buffer.concat([goodBytes, Buffer.from([1, 2, 3])]), reason: 'DECODE_FAILED' },
-      { key: 'nan', value: sensorType.toBuffer(nanRecord), reason: 'FEATURE_INVALID' },
-      { key: 'inf', value: sensorType.toBuffer(infRecord), reason: 'FEATURE_INVALID' },
+      { key: 'nan', value: sensorType.toBuffer(nanRecord), reason: 'NON_FINITE' },
+      { key: 'inf', value: sensorType.toBuffer(infRecord), reason: 'NON_FINITE' },
       { key: 'empty', value: Buffer.alloc(0), reason: 'DECODE_FAILED' },
     ];
     // Poison spread through the stream, not bunched at one end.

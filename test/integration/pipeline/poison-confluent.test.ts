@@ -117,17 +117,17 @@ describe('poison input through the Confluent (registry) path', () => {
       {
         key: 'nan',
         value: base.encode({ ...sample, pressure_inlet_kpa: Number.NaN }),
-        reason: 'FEATURE_INVALID',
+        reason: 'NON_FINITE',
       },
       {
         key: 'infinity',
         value: base.encode({ ...sample, power_kw: Number.POSITIVE_INFINITY }),
-        reason: 'FEATURE_INVALID',
+        reason: 'NON_FINITE',
       },
       {
         key: 'nan-evolved-writer',
         value: evolved.encode({ ...sample, calibration_tag: null, torque_nm: Number.NEGATIVE_INFINITY }),
-        reason: 'FEATURE_INVALID',
+        reason: 'NON_FINITE',
       },
     ];
     // Spread through the stream, so good records follow every kind of poison.

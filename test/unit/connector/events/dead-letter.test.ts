@@ -104,16 +104,17 @@ describe('deadLetterFromError', () => {
 });
 
 describe('deadLetterFromFeatureFailure', () => {
-  it('uses FEATURE_INVALID with the extractor reason in the details', () => {
+  it('uses the extractor reason as the code, with the path and feature in the details', () => {
     const x = compileFeatures({ fields: [{ kind: 'numeric', path: 'amount' }] });
     const failure = x.extract({ amount: Number.NaN }) as FeatureFailure;
     const m = deadLetterFromFeatureFailure(failure, ctx);
     expect(m.value).toMatchObject({
-      reason_code: 'FEATURE_INVALID',
+      reason_code: 'NON_FINITE',
       stage: 'features',
       reason_message: failure.message,
     });
-    expect(m.value.details).toEqual({ reason: 'NON_FINITE', path: 'amount', feature: 'amount' });
+    expect(m.value.details).toEqual({ path: 'amount', feature: 'amount' });
+    expect(m.headers['vigil.reason']).toBe('NON_FINITE');
     expect(m.headers['vigil.stage']).toBe('features');
   });
 });
