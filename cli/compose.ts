@@ -232,7 +232,12 @@ async function codecs(
   }
   const r = config.input.registry;
   const cache = new SchemaCache();
-  const client = new RegistryClient({ url: r.url, cache, ...(r.auth === undefined ? {} : { auth: r.auth }) });
+  const client = new RegistryClient({
+    url: r.url,
+    cache,
+    timeoutMs: r.timeoutMs,
+    ...(r.auth === undefined ? {} : { auth: r.auth }),
+  });
   if (reader === undefined) {
     throw new VigilError('CONFIG_INVALID', 'input.schema: a reader schema is needed to map features');
   }

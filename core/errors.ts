@@ -23,6 +23,11 @@ export const ERROR_CODES = {
     summary: 'An Avro schema could not be parsed or is not what was expected.',
   },
   REGISTRY_UNAVAILABLE: { retriable: true, summary: 'The schema registry could not be reached.' },
+  SCHEMA_INCOMPATIBLE: {
+    retriable: false,
+    summary:
+      'A registry subject Vigil writes to holds schemas its own is not compatible with, under the subject’s compatibility rule.',
+  },
   SCHEMA_NOT_FOUND: {
     retriable: false,
     summary: 'The schema id named by a record is unknown to the registry.',

@@ -1,24 +1,28 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { VigilError } from '../core/errors.js';
 import { type AvroSchema, type AvroType, parseSchema } from './avro.js';
 import { SchemaCache } from './codec.js';
 
-export type Compatibility =
-  | 'NONE'
-  | 'BACKWARD'
-  | 'BACKWARD_TRANSITIVE'
-  | 'FORWARD'
-  | 'FORWARD_TRANSITIVE'
-  | 'FULL'
-  | 'FULL_TRANSITIVE';
-
-/** The two registry calls Vigil makes; @kafkajs/confluent-schema-registry's SchemaRegistry provides them. */
+/**
+ * The registry calls Vigil makes. None of them changes a subject's configuration: a subject registered first
+ * by another client (with its own compatibility rule) is used as it is, never reconfigured.
+ */
 export interface RegistryBackend {
-  register(
-    schema: { type: typeof SchemaType.AVRO; schema: string },
-    opts: { subject: string; compatibility?: unknown },
-  ): Promise<{ id: number }>;
+  /** The id of `schema` (Avro JSON) as a version of `subject` (POST /subjects/{subject}); status 404 when absent. */
+  lookup(subject: string, schema: string): Promise<number>;
+  /** Registers `schema` as a new version of `subject` (POST /subjects/{subject}/versions); 409 when incompatible. */
+  register(subject: string, schema: string): Promise<number>;
+  /**
+   * Version `version` of `subject` (GET /subjects/{subject}/versions/{version}, `latest` allowed): its number,
+   * id and schema text; status 404 when there is none.
+   */
+  version(
+    subject: string,
+    version: number | 'latest',
+  ): Promise<{ version: number; id: number; schema: string }>;
+  /** The subject's compatibility level (GET /config/{subject}), undefined when it has none of its own. */
+  compatibility(subject: string): Promise<string | undefined>;
   /** An avsc type for the id (the library builds it). */
   getSchema(schemaId: number): Promise<unknown>;
 }
@@ -32,8 +36,81 @@ export interface RegistryClientOptions {
   auth?: { username: string; password: string };
   /** Attempts the library makes inside one call, after the first (its own backoff). Default 3. */
   retries?: number;
+  /** Longest one HTTP request may take before it fails (and is retried). Default 10 000 ms. */
+  timeoutMs?: number;
   /** Replaces the HTTP client (tests). */
   backend?: RegistryBackend;
+}
+
+/** The mappersmith resources of @kafkajs/confluent-schema-registry 3.x that `SchemaRegistry.register` would use. */
+interface ApiResponse {
+  data(): Record<string, unknown>;
+}
+interface SubjectApi {
+  registered(req: { subject: string; body: { schema: string } }): Promise<ApiResponse>;
+  register(req: { subject: string; body: { schema: string } }): Promise<ApiResponse>;
+  version(req: { subject: string; version: number | 'latest' }): Promise<ApiResponse>;
+  config(req: { subject: string }): Promise<ApiResponse>;
+}
+
+/**
+ * A mappersmith middleware giving every request a timeout (mappersmith/middleware/timeout, written out here so
+ * Vigil does not import a transitive dependency).
+ */
+function timeoutMiddleware(ms: number) {
+  return () => ({
+    async prepareRequest(
+      next: () => Promise<{ timeout(): number | undefined; enhance(o: { timeout: number }): unknown }>,
+    ) {
+      const request = await next();
+      return request.timeout() ? request : request.enhance({ timeout: ms });
+    },
+  });
+}
+
+/**
+ * The library's `register` first compares the subject's compatibility with the one it is given and throws
+ * when they differ (`Compatibility does not match the configuration (BACKWARD != NONE)`), then sets it on a new
+ * subject. Neither is Vigil's business, so the lookup and registration go straight to its HTTP resources; its
+ * retry, basic auth and error mapping (errors carry `status`) still apply.
+ */
+function libraryBackend(options: RegistryClientOptions): RegistryBackend {
+  const registry = new SchemaRegistry({
+    host: options.url,
+    clientId: options.clientId ?? 'vigil',
+    ...(options.auth ? { auth: options.auth } : {}),
+    retry: { retries: options.retries ?? 3 },
+    middlewares: [timeoutMiddleware(options.timeoutMs ?? 10_000) as never],
+  });
+  const subjects = (registry as unknown as { api: { Subject: SubjectApi } }).api.Subject;
+  const idOf = (res: ApiResponse, action: string): number => {
+    const id = res.data().id;
+    if (typeof id !== 'number') throw new Error(`${action}: the registry answered without an id`);
+    return id;
+  };
+  return {
+    lookup: async (subject, schema) =>
+      idOf(await subjects.registered({ subject, body: { schema } }), 'lookup'),
+    register: async (subject, schema) =>
+      idOf(await subjects.register({ subject, body: { schema } }), 'register'),
+    async version(subject, version) {
+      const res = await subjects.version({ subject, version });
+      const d = res.data();
+      if (typeof d.version !== 'number' || typeof d.schema !== 'string')
+        throw new Error(`version ${version} of ${subject}: the registry answered without a schema`);
+      return { version: d.version, id: idOf(res, 'version'), schema: d.schema };
+    },
+    async compatibility(subject) {
+      try {
+        const level = (await subjects.config({ subject })).data().compatibilityLevel;
+        return typeof level === 'string' ? level.toUpperCase() : undefined;
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    getSchema: (id) => registry.getSchema(id),
+  };
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -72,6 +149,9 @@ export function registryError(err: unknown, action: string, details: Record<stri
   });
 }
 
+/** How many of a subject's latest versions are compared with Vigil's schema before it registers its own. */
+const MAX_VERSIONS_COMPARED = 20;
+
 /**
  * A thin wrapper over @kafkajs/confluent-schema-registry. It only talks to the registry; encoding and decoding
  * stay in codec.ts, synchronous, reading the shared SchemaCache that this client fills.
@@ -85,38 +165,79 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     this.url = options.url;
     this.cache = options.cache ?? new SchemaCache();
-    this.backend =
-      options.backend ??
-      (new SchemaRegistry({
-        host: options.url,
-        clientId: options.clientId ?? 'vigil',
-        ...(options.auth ? { auth: options.auth } : {}),
-        retry: { retries: options.retries ?? 3 },
-      }) as unknown as RegistryBackend);
+    this.backend = options.backend ?? libraryBackend(options);
   }
 
   /**
-   * Registers `schema` under `subject` (TopicNameStrategy: `<topic>-value`) and returns its id; registering the
-   * same schema again returns the same id. The type goes into the cache under that id.
+   * The id of `schema` under `subject` (TopicNameStrategy: `<topic>-value`): the existing version when the
+   * subject already holds it, whoever registered it; otherwise a new version, which the registry accepts only if
+   * the subject's own compatibility rule allows it. The subject's configuration is never changed. A refusal is
+   * SCHEMA_INCOMPATIBLE, naming the subject and its rule. The type goes into the cache under the id.
    */
-  async register(
-    subject: string,
-    schema: AvroSchema,
-    compatibility: Compatibility = 'BACKWARD',
-  ): Promise<number> {
+  async register(subject: string, schema: AvroSchema): Promise<number> {
     const type = parseSchema(schema, `schema for subject ${subject}`);
-    let id: number;
+    const text = JSON.stringify(type.schema({ exportAttrs: true }));
+    const details = { subject, url: this.url };
+    let id: number | undefined;
     try {
-      const res = await this.backend.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(type.schema({ exportAttrs: true })) },
-        { subject, compatibility: COMPATIBILITY[compatibility] },
-      );
-      id = res.id;
+      id = await this.backend.lookup(subject, text);
     } catch (err) {
-      throw registryError(err, `registering a schema under subject ${subject}`, { subject, url: this.url });
+      // 404: no such subject, or the subject does not hold this schema (40401 / 40403); anything else is real.
+      if (statusOf(err) !== 404)
+        throw registryError(err, `looking up the schema in subject ${subject}`, details);
+    }
+    id ??= await this.sameSchemaIn(subject, text);
+    if (id === undefined) {
+      try {
+        id = await this.backend.register(subject, text);
+      } catch (err) {
+        if (statusOf(err) === 409) throw await this.incompatible(subject, type, err);
+        throw registryError(err, `registering a schema under subject ${subject}`, details);
+      }
     }
     this.cache.set(id, type);
     return id;
+  }
+
+  /**
+   * The id of a recent version of `subject` whose schema is ours once both are normalised the same way. The
+   * lookup above compares schema text, and another client's text for the same schema differs (key order,
+   * namespaces written out): registering again would add a redundant version, or be refused under a strict rule.
+   */
+  private async sameSchemaIn(subject: string, text: string): Promise<number | undefined> {
+    const normal = (schema: string) => {
+      try {
+        return JSON.stringify(parseSchema(JSON.parse(schema), subject).schema({ exportAttrs: true }));
+      } catch {
+        return undefined; // not Avro, or not parseable here: not ours either way
+      }
+    };
+    let v: number | 'latest' = 'latest';
+    for (let checked = 0; checked < MAX_VERSIONS_COMPARED && (v === 'latest' || v >= 1); checked++) {
+      let found: { version: number; id: number; schema: string } | undefined;
+      try {
+        found = await this.backend.version(subject, v);
+      } catch (err) {
+        if (statusOf(err) !== 404) {
+          throw registryError(err, `reading version ${v} of subject ${subject}`, { subject, url: this.url });
+        }
+        if (v === 'latest') return undefined; // no such subject
+      }
+      if (found !== undefined && normal(found.schema) === text) return found.id;
+      v = (found?.version ?? (v as number)) - 1;
+    }
+    return undefined;
+  }
+
+  private async incompatible(subject: string, type: AvroType, cause: unknown): Promise<VigilError> {
+    const level = await this.backend.compatibility(subject).catch(() => undefined);
+    const rule =
+      level === undefined ? 'the registry’s default compatibility rule' : `its ${level} compatibility rule`;
+    return new VigilError(
+      'SCHEMA_INCOMPATIBLE',
+      `subject ${subject} already holds schemas that ${type.name ?? 'the schema Vigil writes'} is not compatible with under ${rule}, so the registry refused to add it (409). Vigil does not change a subject's compatibility: point the output at another topic, or delete the subject or relax its rule if its versions are not needed.`,
+      { cause, details: { subject, url: this.url, compatibility: level ?? null } },
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { VigilError } from '../../core/errors.js';
+import { LruMap } from '../../core/lru-map.js';
 import type { AvroType } from '../../schemas/avro.js';
 import { AvroCodec, ConfluentDecoder, type SchemaCache } from '../../schemas/codec.js';
 import type { RegistryClient } from '../../schemas/registry-client.js';
@@ -26,16 +27,21 @@ export function plainAvroDecoder(reader: AvroType, writer?: AvroType): RecordDec
 
 /**
  * Confluent wire format. Schema ids the registry does not know are remembered as failures for a while, so a
- * stream of records with a bogus id goes to the dead-letter topic without a registry round trip each.
+ * stream of records with a bogus id goes to the dead-letter topic without a registry round trip each. At most
+ * `negativeCacheLimit` ids are remembered (the least recently seen are forgotten first): records carrying random
+ * ids must not grow memory without bound. A forgotten id costs one more lookup, and its records still decode to
+ * SCHEMA_NOT_FOUND, since the writer cache does not hold it either.
  */
 export function confluentDecoder(
   reader: AvroType,
   cache: SchemaCache,
   registry: Pick<RegistryClient, 'ensure'>,
-  options: { negativeCacheMs?: number; now?: () => number } = {},
+  options: { negativeCacheMs?: number; negativeCacheLimit?: number; now?: () => number } = {},
 ): RecordDecoder {
   const decoder = new ConfluentDecoder(reader, cache);
-  const unknownUntil = new Map<number, { until: number; error: VigilError }>();
+  const unknownUntil = new LruMap<number, { until: number; error: VigilError }>(
+    options.negativeCacheLimit ?? 10_000,
+  );
   const ttl = options.negativeCacheMs ?? 60_000;
   const now = options.now ?? Date.now;
 

@@ -5,15 +5,38 @@ import { schemaJson } from '../../../schemas/catalog.js';
 import { ConfluentDecoder, ConfluentEncoder, SchemaCache } from '../../../schemas/codec.js';
 import { type RegistryBackend, RegistryClient, registryError } from '../../../schemas/registry-client.js';
 
-function fakeBackend() {
+/** An in-memory registry: ids by schema text, versions by subject, a 409 for subjects marked incompatible. */
+function fakeBackend(opts: { incompatible?: ReadonlySet<string>; levels?: Record<string, string> } = {}) {
   const byId = new Map<number, string>();
+  const subjects = new Map<string, number[]>();
+  const idFor = (text: string) => {
+    for (const [id, t] of byId) if (t === text) return id;
+    const id = byId.size + 100;
+    byId.set(id, text);
+    return id;
+  };
   const backend = {
-    register: vi.fn(async (schema: { schema: string }, _opts: { subject: string }) => {
-      for (const [id, text] of byId) if (text === schema.schema) return { id };
-      const id = byId.size + 100;
-      byId.set(id, schema.schema);
-      return { id };
+    lookup: vi.fn(async (subject: string, schema: string) => {
+      const id = (subjects.get(subject) ?? []).find((i) => byId.get(i) === schema);
+      if (id === undefined) throw httpError(404);
+      return id;
     }),
+    register: vi.fn(async (subject: string, schema: string) => {
+      if (opts.incompatible?.has(subject)) throw httpError(409);
+      const id = idFor(schema);
+      const versions = subjects.get(subject) ?? [];
+      if (!versions.includes(id)) versions.push(id);
+      subjects.set(subject, versions);
+      return id;
+    }),
+    version: vi.fn(async (subject: string, version: number | 'latest') => {
+      const ids = subjects.get(subject) ?? [];
+      const n = version === 'latest' ? ids.length : version;
+      const id = ids[n - 1];
+      if (id === undefined) throw httpError(404);
+      return { version: n, id, schema: byId.get(id)! };
+    }),
+    compatibility: vi.fn(async (subject: string) => opts.levels?.[subject]),
     getSchema: vi.fn(async (id: number) => {
       await new Promise((r) => setTimeout(r, 5));
       const text = byId.get(id);
@@ -21,7 +44,7 @@ function fakeBackend() {
       return avro.Type.forSchema(JSON.parse(text));
     }),
   };
-  return { backend: backend as typeof backend & RegistryBackend, byId };
+  return { backend: backend satisfies RegistryBackend, byId, subjects };
 }
 
 const httpError = (status: number) => Object.assign(new Error(`status ${status}`), { status });
@@ -31,9 +54,59 @@ describe('RegistryClient', () => {
     const { backend } = fakeBackend();
     const client = new RegistryClient({ url: 'http://registry', backend });
     const id = await client.register('sensors-value', schemaJson('sensor_reading'));
-    expect(backend.register.mock.calls[0]![1]).toMatchObject({ subject: 'sensors-value' });
+    expect(backend.register.mock.calls[0]![0]).toBe('sensors-value');
     expect(client.cache.has(id)).toBe(true);
     expect(await client.register('sensors-value', schemaJson('sensor_reading'))).toBe(id);
+    // The second call found the version by lookup and registered nothing.
+    expect(backend.register).toHaveBeenCalledTimes(1);
+  });
+
+  it('uses the version another client registered in the subject first, without registering or reconfiguring', async () => {
+    const { backend } = fakeBackend();
+    const other = new RegistryClient({ url: 'http://registry', backend });
+    const theirs = await other.register('vigil.anomalies-value', schemaJson('anomaly_event'));
+    backend.register.mockClear();
+    const ours = new RegistryClient({ url: 'http://registry', backend });
+    expect(await ours.register('vigil.anomalies-value', schemaJson('anomaly_event'))).toBe(theirs);
+    expect(backend.register).not.toHaveBeenCalled();
+    expect(backend.compatibility).not.toHaveBeenCalled();
+  });
+
+  it('finds the same schema written differently by another client among the versions, registering nothing', async () => {
+    const { backend, byId, subjects } = fakeBackend();
+    // Another client's text for the same schema: pretty-printed, so the registry's text lookup misses it.
+    byId.set(7, JSON.stringify(schemaJson('dead_letter'), null, 2));
+    byId.set(8, JSON.stringify({ type: 'record', name: 'Other', fields: [] }));
+    subjects.set('dlq-value', [7, 8]);
+    const client = new RegistryClient({ url: 'http://registry', backend });
+    expect(await client.register('dlq-value', schemaJson('dead_letter'))).toBe(7);
+    expect(backend.lookup).toHaveBeenCalledTimes(1);
+    expect(backend.register).not.toHaveBeenCalled();
+  });
+
+  it('adds a version to a subject that holds others when the registry accepts it', async () => {
+    const { backend, subjects } = fakeBackend();
+    const client = new RegistryClient({ url: 'http://registry', backend });
+    await client.register('s-value', schemaJson('sensor_reading'));
+    const id = await client.register('s-value', schemaJson('anomaly_event'));
+    expect(subjects.get('s-value')).toHaveLength(2);
+    expect(subjects.get('s-value')![1]).toBe(id);
+  });
+
+  it('a subject whose rule refuses the schema is SCHEMA_INCOMPATIBLE, naming the subject and its rule', async () => {
+    const { backend } = fakeBackend({
+      incompatible: new Set(['out-value']),
+      levels: { 'out-value': 'FULL_TRANSITIVE' },
+    });
+    const client = new RegistryClient({ url: 'http://registry', backend });
+    const err = await client.register('out-value', schemaJson('anomaly_event')).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'SCHEMA_INCOMPATIBLE',
+      retriable: false,
+      details: { subject: 'out-value', compatibility: 'FULL_TRANSITIVE' },
+    });
+    expect((err as Error).message).toMatch(/subject out-value .* FULL_TRANSITIVE compatibility rule/);
+    expect((err as Error).message).not.toMatch(/REGISTRY_UNAVAILABLE/);
   });
 
   it('ensure fetches an unknown id once however many callers ask at the same time, then decode is sync', async () => {
@@ -96,9 +169,14 @@ describe('RegistryClient', () => {
     const client = new RegistryClient({
       url: 'http://registry',
       backend: {
-        register: async () => {
+        lookup: async () => {
           throw httpError(503);
         },
+        register: async () => 1,
+        version: async () => {
+          throw httpError(404);
+        },
+        compatibility: async () => undefined,
         getSchema: async () => undefined,
       },
     });
@@ -110,7 +188,15 @@ describe('RegistryClient', () => {
   it('a schema the registry returns that is not Avro is SCHEMA_INVALID', async () => {
     const client = new RegistryClient({
       url: 'http://registry',
-      backend: { register: async () => ({ id: 1 }), getSchema: async () => ({ not: 'a type' }) },
+      backend: {
+        lookup: async () => 1,
+        register: async () => 1,
+        version: async () => {
+          throw httpError(404);
+        },
+        compatibility: async () => undefined,
+        getSchema: async () => ({ not: 'a type' }),
+      },
     });
     await expect(client.ensure(1)).rejects.toMatchObject({ code: 'SCHEMA_INVALID' });
   });
