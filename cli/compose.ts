@@ -132,10 +132,18 @@ export async function startService(
         heartbeatIntervalMs: config.kafka.consumer.heartbeatIntervalMs,
         maxPollIntervalMs: config.kafka.consumer.rebalanceTimeoutMs,
         isolation: config.kafka.consumer.isolationLevel,
+        fetch: {
+          minBytes: config.kafka.consumer.fetchMinBytes,
+          maxBytes: config.kafka.consumer.fetchMaxBytes,
+          maxBytesPerPartition: config.kafka.consumer.maxPartitionFetchBytes,
+          maxWaitMs: config.kafka.consumer.fetchMaxWaitMs,
+        },
       },
       producer: {
         lingerMs: config.kafka.producer.lingerMs,
         deliveryTimeoutMs: config.kafka.producer.requestTimeoutMs,
+        compression: config.kafka.producer.compression,
+        idempotent: config.kafka.producer.idempotent,
       },
     },
     {

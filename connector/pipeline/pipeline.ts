@@ -19,9 +19,11 @@ import {
 import { OffsetTracker, partitionKey } from '../offsets/offset-tracker.js';
 import type {
   Consumer,
+  FetchOptions,
   KafkaRecord,
   ProduceMessage,
   Producer,
+  ProducerOptions,
   RecordBatch,
   TopicPartition,
   TransactionalProducer,
@@ -80,8 +82,9 @@ export interface PipelineOptions {
     readonly heartbeatIntervalMs?: number;
     readonly maxPollIntervalMs?: number;
     readonly isolation?: 'read_committed' | 'read_uncommitted';
+    readonly fetch?: FetchOptions;
   };
-  readonly producer?: { readonly lingerMs?: number; readonly deliveryTimeoutMs?: number };
+  readonly producer?: Pick<ProducerOptions, 'lingerMs' | 'deliveryTimeoutMs' | 'compression' | 'idempotent'>;
 }
 
 export interface PipelineDeps {
@@ -227,6 +230,7 @@ export class Pipeline {
       ...(o.consumer?.maxPollIntervalMs === undefined
         ? {}
         : { maxPollIntervalMs: o.consumer.maxPollIntervalMs }),
+      ...(o.consumer?.fetch === undefined ? {} : { fetch: o.consumer.fetch }),
       hooks: {
         onAssigned: (parts) => this.onAssigned(parts),
         onRevoked: (parts, info) => this.onRevoked(parts, info.reason),

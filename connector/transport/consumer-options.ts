@@ -1,5 +1,5 @@
 import { VigilError } from '../../core/errors.js';
-import type { ConsumerOptions, RebalanceHooks } from './types.js';
+import type { ConsumerOptions, FetchOptions, RebalanceHooks } from './types.js';
 
 export interface ResolvedConsumerOptions {
   readonly groupId: string;
@@ -11,6 +11,7 @@ export interface ResolvedConsumerOptions {
   readonly heartbeatIntervalMs: number;
   readonly maxPollIntervalMs: number;
   readonly maxBufferedRecordsPerPartition: number;
+  readonly fetch: Readonly<Required<FetchOptions>>;
   readonly hooks: RebalanceHooks;
 }
 
@@ -66,6 +67,13 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
       `at least maxBatchRecords (${maxBatchRecords})`,
     );
   }
+  const f = options.fetch ?? {};
+  const fetch = Object.freeze({
+    minBytes: positiveInt('fetch.minBytes', f.minBytes, 1),
+    maxBytes: positiveInt('fetch.maxBytes', f.maxBytes, 52_428_800),
+    maxBytesPerPartition: positiveInt('fetch.maxBytesPerPartition', f.maxBytesPerPartition, 1_048_576),
+    maxWaitMs: positiveInt('fetch.maxWaitMs', f.maxWaitMs, 100),
+  });
   return Object.freeze({
     groupId: options.groupId,
     topics: Object.freeze([...options.topics]),
@@ -76,6 +84,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     heartbeatIntervalMs,
     maxPollIntervalMs,
     maxBufferedRecordsPerPartition,
+    fetch,
     hooks: options.hooks ?? {},
   });
 }

@@ -196,7 +196,23 @@ export interface ConsumerOptions {
    * response). Fetching for a partition pauses at this many and resumes at half. Default 4 × maxBatchRecords.
    */
   maxBufferedRecordsPerPartition?: number;
+  /** Fetch request sizing, passed to the client as they are; each has the Java client's default. */
+  fetch?: FetchOptions;
   hooks?: RebalanceHooks;
+}
+
+export interface FetchOptions {
+  /** fetch.min.bytes (kafkajs minBytes). Default 1. */
+  minBytes?: number;
+  /** fetch.max.bytes (kafkajs maxBytes). Default 52 428 800; librdkafka refuses less than 1 000 000. */
+  maxBytes?: number;
+  /** max.partition.fetch.bytes (kafkajs maxBytesPerPartition). Default 1 048 576. */
+  maxBytesPerPartition?: number;
+  /**
+   * fetch.max.wait.ms (kafkajs maxWaitTimeInMs). Default 100: it also bounds how long close() and pause() wait
+   * for an idle long-poll, and how long kafkajs sleeps with every partition paused.
+   */
+  maxWaitMs?: number;
 }
 
 /** A commit request: `offset` is the next offset to read (last processed + 1). */
@@ -292,8 +308,17 @@ export interface ProducerOptions {
   deliveryTimeoutMs?: number;
   /** Time the client waits to fill a batch (rdkafka linger.ms; kafkajs sends each call at once). Default 5. */
   lingerMs?: number;
-  /** Default 'none'. zstd, snappy and lz4 are not built into both clients here. */
-  compression?: 'none' | 'gzip';
+  /**
+   * Default 'none'. snappy and lz4 are compiled into node-rdkafka but need codec packages kafkajs does not
+   * ship: the kafkajs transport refuses them (CONFIG_INVALID). zstd is in neither build here.
+   */
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4';
+  /**
+   * enable.idempotence. Default true. Off (for clusters that refuse the IDEMPOTENT_WRITE operation), a retried
+   * send may write a message twice, and one request in flight per connection keeps retries in order.
+   * Transactional producers are always idempotent.
+   */
+  idempotent?: boolean;
 }
 
 /**

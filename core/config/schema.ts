@@ -176,9 +176,13 @@ const ConsumerSchema = z
       .meta({ description: 'Minimum bytes per fetch response (`fetch.min.bytes`).', examples: [1024] }),
     fetchMaxBytes: z
       .int()
-      .min(1024)
+      .min(1_000_000)
       .default(52_428_800)
-      .meta({ description: 'Maximum bytes per fetch response (`fetch.max.bytes`).', examples: [10_485_760] }),
+      .meta({
+        description:
+          'Maximum bytes per fetch response (`fetch.max.bytes`). At least 1,000,000: librdkafka refuses less than its `message.max.bytes`.',
+        examples: [10_485_760],
+      }),
     maxPartitionFetchBytes: z
       .int()
       .min(1024)
@@ -188,10 +192,12 @@ const ConsumerSchema = z
         examples: [2_097_152],
       }),
     fetchMaxWaitMs: millis(60_000)
-      .default(500)
+      .min(1)
+      .default(100)
       .meta({
-        description: 'How long the broker may wait for `fetchMinBytes` (`fetch.max.wait.ms`).',
-        examples: [100],
+        description:
+          'How long the broker may wait for `fetchMinBytes` (`fetch.max.wait.ms`). It also bounds how long a pause, a resume after backpressure and shutdown wait for an idle fetch (kafkajs does not wake a sleeping fetcher), so it is kept short by default.',
+        examples: [500],
       }),
     autoOffsetReset: z
       .enum(['earliest', 'latest'])
@@ -222,9 +228,13 @@ const ConsumerSchema = z
 const ProducerSchema = z
   .strictObject({
     compression: z
-      .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+      .enum(['none', 'gzip', 'snappy', 'lz4'])
       .default('none')
-      .meta({ description: 'Compression of produced batches (`compression.type`).', examples: ['zstd'] }),
+      .meta({
+        description:
+          'Compression of produced batches (`compression.type`). `snappy` and `lz4` need `transport: rdkafka` (kafkajs has gzip only); zstd is not compiled into either client here.',
+        examples: ['gzip'],
+      }),
     lingerMs: millis(60_000)
       .default(5)
       .meta({ description: 'How long the producer waits to fill a batch (`linger.ms`).', examples: [20] }),
@@ -232,7 +242,8 @@ const ProducerSchema = z
       .boolean()
       .default(true)
       .meta({
-        description: 'Idempotent producer (`enable.idempotence`); always on for exactly-once.',
+        description:
+          'Idempotent producer (`enable.idempotence`); always on for exactly-once. Turn off only for a cluster that refuses the IDEMPOTENT_WRITE operation: a retried send may then write an output twice (anomaly events carry `event_id` for de-duplication), and one request in flight per connection keeps retries in order.',
         examples: [false],
       }),
     transactionalIdPrefix: z
@@ -462,20 +473,16 @@ const ThresholdSchema = z
       .gt(0)
       .optional()
       .meta({ description: 'Score threshold used when `method` is fixed.', examples: [0.35] }),
-    perEntity: z
-      .boolean()
-      .default(false)
-      .meta({
-        description: 'Calibrate one threshold per entity (`features.entityKey`) where enough data exists.',
-        examples: [true],
-      }),
   })
   .superRefine((t, ctx) => {
     if (t.method === 'fixed' && t.value === undefined) {
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'method fixed needs a value' });
     }
   })
-  .meta({ description: 'How a score becomes an anomaly decision.' });
+  .meta({
+    description:
+      'How a score becomes an anomaly decision. Per-entity thresholds are calibrated at training (docs/models.md) and stored in the artifact; serving applies them whenever the artifact has them, so there is no switch for them here.',
+  });
 
 /**
  * Kept as an object of its own so the model lifecycle (registry, drift checks, retraining) can add sections
@@ -490,14 +497,6 @@ const ModelSchema = z
       .meta({
         description: 'Path to the trained model artifact (directory) to serve.',
         examples: ['/var/lib/vigil/models/sensor-dense/7'],
-      }),
-    variant: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and -')
-      .default('dense')
-      .meta({
-        description: 'Model family, checked against the artifact (e.g. `dense` autoencoder).',
-        examples: ['dense'],
       }),
     backend: z
       .enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'])
@@ -519,7 +518,10 @@ const ModelSchema = z
         examples: [1],
       }),
   })
-  .meta({ description: 'The model that scores records.' });
+  .meta({
+    description:
+      'The model that scores records. Its family (dense, vae, conv1d, …) is recorded in the artifact and read from there; there is no key to restate it.',
+  });
 
 const OutputSchema = z
   .strictObject({
@@ -612,6 +614,14 @@ export const ConfigSchema = z
           message: `"${t}" is also an input topic (a feedback loop)`,
         });
       }
+    }
+    const codec = c.kafka.producer.compression;
+    if (c.kafka.transport === 'kafkajs' && (codec === 'snappy' || codec === 'lz4')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafka', 'producer', 'compression'],
+        message: `${codec} needs transport rdkafka; kafkajs compresses with gzip only`,
+      });
     }
     if (c.delivery === 'exactly-once' && !c.kafka.producer.idempotent) {
       ctx.addIssue({

@@ -155,10 +155,13 @@ export class KafkajsConsumer implements Consumer {
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
       rebalanceTimeout: o.maxPollIntervalMs,
-      // Bounds how long close() and pause() wait for an idle long-poll fetch to return, and how long kafkajs's
-      // fetcher sleeps when every partition is paused: it does not wake on resume(), so backpressure that
-      // pauses everything for a few ms would otherwise stall consumption for this long each time.
-      maxWaitTimeInMs: 100,
+      // maxWaitTimeInMs also bounds how long close() and pause() wait for an idle long-poll fetch to return, and
+      // how long kafkajs's fetcher sleeps when every partition is paused: it does not wake on resume(), so
+      // backpressure that pauses everything for a few ms stalls consumption this long each time (default 100).
+      maxWaitTimeInMs: o.fetch.maxWaitMs,
+      minBytes: o.fetch.minBytes,
+      maxBytes: o.fetch.maxBytes,
+      maxBytesPerPartition: o.fetch.maxBytesPerPartition,
       readUncommitted: o.isolation === 'read_uncommitted',
       allowAutoTopicCreation: false,
       // This layer restarts a crashed consumer itself (fresh client, partitions reported lost), so kafkajs must not.

@@ -76,7 +76,7 @@ abstract class KafkajsProducerBase {
       transportOptions.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       this.deliveryTimeoutMs,
     );
-    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.compression = kafkajsCompression(options.compression);
     this.log = logger.child({ transport: 'kafkajs' });
   }
 
@@ -156,10 +156,36 @@ abstract class KafkajsProducerBase {
   }
 }
 
+/** kafkajs ships gzip only; snappy and lz4 need codec packages registered globally, which Vigil does not bundle. */
+function kafkajsCompression(c: ProducerOptions['compression']): CompressionTypes {
+  if (c === undefined || c === 'none') return CompressionTypes.None;
+  if (c === 'gzip') return CompressionTypes.GZIP;
+  throw new VigilError(
+    'CONFIG_INVALID',
+    `producer compression ${c}: the kafkajs transport has gzip only; use gzip, or transport rdkafka for ${c}`,
+    { details: { key: 'compression', value: c, allowed: ['none', 'gzip'] } },
+  );
+}
+
 export class KafkajsProducer extends KafkajsProducerBase implements Producer {
+  private readonly idempotent: boolean;
+
+  constructor(
+    kafka: Kafka,
+    transportOptions: TransportOptions,
+    options: ProducerOptions,
+    logger: Logger,
+    onClosed?: () => void,
+  ) {
+    super(kafka, transportOptions, options, logger, onClosed);
+    this.idempotent = options.idempotent ?? true;
+  }
+
   protected createClient(): KafkajsProducerClient {
     return this.kafka.producer({
-      idempotent: true,
+      idempotent: this.idempotent,
+      // Without idempotence, only one request in flight keeps a retried batch from landing after a later one.
+      ...(this.idempotent ? {} : { maxInFlightRequests: 1 }),
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       // Bounded, unlike kafkajs's idempotent default (retry forever): send() must fail in bounded time.

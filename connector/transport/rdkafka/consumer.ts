@@ -792,17 +792,21 @@ export function rdkafkaConsumerProperties(
   o: ResolvedConsumerOptions,
 ): Record<string, string | number | boolean> {
   return {
-    'fetch.wait.max.ms': 100,
     // Once a partition's prefetch queue passes queued.min.messages, librdkafka waits this long before fetching
     // for it again (default 1000 ms): a consumer that drains faster than that sits idle for most of each second.
     // A bare consume(1000) loop here ran at 124k records/s with the default, 315k with 5 ms. The prefetch stays
     // bounded by the queue limits either way.
     'fetch.queue.backoff.ms': 5,
-    // max.partition.fetch.bytes stays at librdkafka's 1 MiB. 8 MiB raised the consume-only ceiling here (131k →
-    // 171k records/s in a bare consume loop) but not the pipeline's end-to-end rate, which its own thread
+    // max.partition.fetch.bytes defaults to librdkafka's 1 MiB. 8 MiB raised the consume-only ceiling here (131k
+    // → 171k records/s in a bare consume loop) but not the pipeline's end-to-end rate, which its own thread
     // bounds, and two 3M-record drains in eight stopped with it (cause not found; docs/performance.md).
     // Its prefetch queue stays at its default too (64 MiB): a 16 MiB cap cost a quarter of the throughput here.
     // The bounded per-partition buffers above it are what hold memory down.
+    // Fetch sizing from the consumer options (kafka.consumer.fetch* in vigil.yaml), still tuning: overridable.
+    'fetch.min.bytes': o.fetch.minBytes,
+    'fetch.max.bytes': o.fetch.maxBytes,
+    'max.partition.fetch.bytes': o.fetch.maxBytesPerPartition,
+    'fetch.wait.max.ms': o.fetch.maxWaitMs,
     ...rdkafkaConnectionProperties(transport),
     'group.id': o.groupId,
     'enable.auto.commit': false,

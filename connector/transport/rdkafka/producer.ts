@@ -88,9 +88,11 @@ abstract class RdkafkaProducerBase {
       'batch.size': 1_000_000,
       'queue.buffering.max.messages': 1_000_000,
       ...rdkafkaConnectionProperties(this.transportOptions),
-      'enable.idempotence': true,
+      'enable.idempotence': this.idempotent(),
+      // Without idempotence, only one request in flight keeps a retried batch from landing after a later one.
+      ...(this.idempotent() ? {} : { 'max.in.flight.requests.per.connection': 1 }),
       'linger.ms': this.options.lingerMs ?? 5,
-      'compression.codec': this.options.compression === 'gzip' ? 'gzip' : 'none',
+      'compression.codec': this.options.compression ?? 'none',
     };
   }
 
@@ -109,6 +111,11 @@ abstract class RdkafkaProducerBase {
   }
 
   protected abstract config(): Record<string, string | number | boolean>;
+
+  /** Transactions need idempotence, whatever the options say. */
+  protected idempotent(): boolean {
+    return this.options.idempotent ?? true;
+  }
 
   async connect(): Promise<void> {
     await this.ensure();
@@ -352,6 +359,10 @@ export class RdkafkaTransactionalProducer extends RdkafkaProducerBase implements
       'transactional.id': this.transactionalId,
       'transaction.timeout.ms': this.transactionTimeoutMs,
     };
+  }
+
+  protected override idempotent(): boolean {
+    return true;
   }
 
   protected override topicConfig(): Record<string, string | number> {

@@ -16,13 +16,29 @@ function transport(librdkafka?: Record<string, string | number | boolean>): Tran
 }
 
 describe('rdkafka consumer properties', () => {
-  it('waits at most 100 ms for a fetch by default and leaves librdkafka’s fetch size alone', () => {
+  it('waits at most 100 ms for a fetch by default, with the Java client’s fetch sizes', () => {
     const p = rdkafkaConsumerProperties(transport(), consumer);
-    expect(p['max.partition.fetch.bytes']).toBeUndefined();
+    expect(p['max.partition.fetch.bytes']).toBe(1_048_576);
+    expect(p['fetch.max.bytes']).toBe(52_428_800);
+    expect(p['fetch.min.bytes']).toBe(1);
     expect(p['fetch.wait.max.ms']).toBe(100);
     expect(p['fetch.queue.backoff.ms']).toBe(5);
     expect(p['group.id']).toBe('g');
     expect(p['enable.auto.commit']).toBe(false);
+  });
+
+  it('passes the fetch options as they are', () => {
+    const fetch = { minBytes: 1024, maxBytes: 10_485_760, maxBytesPerPartition: 2_097_152, maxWaitMs: 500 };
+    const p = rdkafkaConsumerProperties(
+      transport(),
+      resolveConsumerOptions({ groupId: 'g', topics: ['t'], fetch }),
+    );
+    expect([
+      p['fetch.min.bytes'],
+      p['fetch.max.bytes'],
+      p['max.partition.fetch.bytes'],
+      p['fetch.wait.max.ms'],
+    ]).toEqual([1024, 10_485_760, 2_097_152, 500]);
   });
 
   it('lets `librdkafka` override the tuning defaults', () => {
