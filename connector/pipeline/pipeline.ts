@@ -464,7 +464,9 @@ export class Pipeline {
           events.push(event);
           messages.push({
             topic: o.anomaliesTopic,
-            key: item.record.key,
+            // Keyed by entity, as documented, so one entity's events stay in order on one partition; without
+            // a mapped entity key, the entity is the record's key and its bytes are kept as they are.
+            key: this.deps.extractor.spec.entityKey === undefined ? item.record.key : item.entity,
             value: output.anomaly(event),
             headers: [{ key: 'vigil.event_id', value: event.event_id }],
           });

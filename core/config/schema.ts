@@ -526,7 +526,8 @@ const ModelSchema = z
 const OutputSchema = z
   .strictObject({
     anomaliesTopic: topicName.default('vigil.anomalies').meta({
-      description: 'Topic anomaly events are produced to, keyed by entity.',
+      description:
+        'Topic anomaly events are produced to, keyed by entity: the `features.entityKey` value, or the input record’s key when no entity key is mapped (the event’s `key` field always carries the input key).',
       examples: ['sensor-anomalies'],
     }),
     deadLetterTopic: topicName.default('vigil.dead-letter').meta({

@@ -125,8 +125,9 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
 
   it('records in = records scored + records dead-lettered; poison goes to the dead-letter topic with its reason', async () => {
     const labelled = sensorRecords(3000, 11, 0.03);
-    const good = labelled.map(({ record }) => ({
-      key: record.device_id,
+    // Keyed per reading, not per device: anomaly events must still be keyed by entity (the device).
+    const good = labelled.map(({ record }, i) => ({
+      key: `${record.device_id}/${i}`,
       value: sensorType.toBuffer(record),
     }));
     const nanRecord = { ...labelled[0]!.record, temp_bearing_front_c: Number.NaN };
@@ -223,6 +224,10 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     expect(produced).toHaveLength(pipeline.stats.anomalies);
     const decoded = produced.map((m) => anomalyType.fromBuffer(m.value) as AnomalyEvent);
     expect(new Set(decoded.map((e) => e.event_id)).size).toBe(decoded.length);
+    decoded.forEach((e, i) => {
+      expect(produced[i]!.key?.toString()).toBe(e.entity);
+      expect(e.key?.toString()).toMatch(new RegExp(`^${e.entity}/\\d+$`));
+    });
     for (const e of decoded) {
       const share = e.contributions.reduce((s, c) => s + c.contribution, 0);
       expect(e.score).toBeGreaterThan(e.threshold);
