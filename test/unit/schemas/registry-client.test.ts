@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { describe, expect, it, vi } from 'vitest';
 import { isVigilError } from '../../../core/errors.js';
@@ -183,6 +185,21 @@ describe('RegistryClient', () => {
     const err = await client.register('s', schemaJson('sensor_reading')).catch((e: unknown) => e);
     expect(isVigilError(err, 'REGISTRY_UNAVAILABLE')).toBe(true);
     expect((err as { retriable: boolean }).retriable).toBe(true);
+  });
+
+  it('a registry that accepts the connection but never answers fails after timeoutMs, not never', async () => {
+    const silent = createServer(() => {}); // reads the request, never responds
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const client = new RegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 200, retries: 0 });
+      const err = await client.ensure(1).catch((e: unknown) => e);
+      expect(isVigilError(err, 'REGISTRY_UNAVAILABLE')).toBe(true);
+      expect((err as Error).message).toMatch(/timeout/i);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('a schema the registry returns that is not Avro is SCHEMA_INVALID', async () => {
