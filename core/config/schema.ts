@@ -541,7 +541,11 @@ const OutputSchema = z
     format: z
       .enum(['avro', 'json'])
       .default('avro')
-      .meta({ description: 'Encoding of produced events.', examples: ['json'] }),
+      .meta({
+        description:
+          'Encoding of produced events. `avro` with `input.format: confluent` writes the Confluent wire format, schemas under `<topic>-value`: a version of the same schema already there is used, whoever registered it; otherwise a new version is registered, which the subject’s own compatibility rule must allow (else start-up fails with SCHEMA_INCOMPATIBLE naming the subject). Vigil never changes a subject’s compatibility.',
+        examples: ['json'],
+      }),
     maxContributions: z
       .int()
       .min(1)
