@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from '../core/logger.js';
-import { createEvaluateCommand, createScoreCommand } from '../model/eval/cli.js';
+import { createEvaluateCommand } from '../model/eval/cli.js';
+import { createScoreCommand } from './score-command.js';
 import { createTrainCommand } from './train-command.js';
 
 /** Commands contributed by the model tooling (train, score, evaluate); mounted by main.ts. */

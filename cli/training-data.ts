@@ -49,7 +49,7 @@ export async function* avroFileRecords(
   });
   try {
     for await (const record of decoder as AsyncIterable<Record<string, unknown>>) {
-      yield { record, anomalous: isAnomalousLabel(record[labelColumn]) };
+      yield labelColumn in record ? { record, anomalous: isAnomalousLabel(record[labelColumn]) } : { record };
     }
   } catch (err) {
     if (err instanceof VigilError) throw err;

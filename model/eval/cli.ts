@@ -10,6 +10,7 @@ import { VigilError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
 import { loadDetector, saveDetector } from '../artifact.js';
 import { BACKEND_NAMES, type BackendPreference, initBackend } from '../backend.js';
+import type { Detector } from '../detector.js';
 import type { FeatureMapping } from '../feature-mapping.js';
 import { readMatrix } from '../io.js';
 import type { SpecOverrides } from '../spec.js';
@@ -313,7 +314,7 @@ export function createTrainCommand(deps: ModelCliDeps = {}): Command {
   });
 }
 
-interface ScoreFlags {
+export interface ScoreFlags {
   model: string;
   data: string;
   out?: string;
@@ -323,73 +324,105 @@ interface ScoreFlags {
   batch: string;
 }
 
-/** `vigil score --model artifactDir --data file.csv [--out scores.csv]`. */
-export function createScoreCommand(deps: ModelCliDeps = {}): Command {
-  return new Command('score')
-    .description(
-      'Score a CSV or Avro file with a saved model: one output line per row (score, severity, decision, threshold, ' +
-        'the feature with the largest share of the error). With a label column, prints AUC-ROC, AUC-PR and F1.',
-    )
+/** Rows to score, in file order, with the file's labels and entities where it has them. */
+export interface ScoreInput {
+  readonly rows: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  readonly labels?: Uint8Array;
+  readonly entities?: readonly string[];
+  /** Records that could not be scored, by reason (they have no output line), for the summary. */
+  readonly skipped?: Readonly<Record<string, number>>;
+}
+
+/** The options every `vigil score` takes, whatever reads the rows. */
+export function addScoreOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--model <dir>', 'artifact directory (vigil train --out)')
-    .requiredOption('--data <file>', 'CSV or .avro file with the model’s feature columns')
+    .requiredOption('--data <file>', 'CSV or .avro file')
     .option('--out <file>', 'output CSV (default: standard output)')
-    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
     .option('--label-column <name>', 'label column, if any', 'label')
     .option('--batch <n>', 'rows per scoring call', '4096')
-    .addOption(backendOption())
-    .action(async (flags: ScoreFlags) => {
-      const print = out(deps);
-      const batch = numberOption('batch', flags.batch, { int: true, min: 1 })!;
-      await initBackend({
-        preference: flags.backend as BackendPreference,
-        ...(deps.logger ? { logger: deps.logger } : {}),
-      });
-      const detector = await loadDetector(flags.model, { maxBatch: batch });
-      try {
-        const names = detector.identity.featureNames;
-        const m = await readMatrix(flags.data, {
+    .addOption(backendOption());
+}
+
+/**
+ * Loads the model, reads the rows (`rowsFor`, or the model's feature columns by name), writes one CSV line per
+ * row and a summary. The summary goes to stdout when the CSV goes to a file, to stderr when it goes to stdout.
+ */
+export async function scoreFile(
+  flags: ScoreFlags,
+  deps: ModelCliDeps,
+  rowsFor?: (detector: Detector) => Promise<ScoreInput>,
+): Promise<void> {
+  const print = out(deps);
+  const batch = numberOption('batch', flags.batch, { int: true, min: 1 })!;
+  await initBackend({
+    preference: flags.backend as BackendPreference,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
+  const detector = await loadDetector(flags.model, { maxBatch: batch });
+  try {
+    const names = detector.identity.featureNames;
+    const m: ScoreInput = rowsFor
+      ? await rowsFor(detector)
+      : await readMatrix(flags.data, {
           features: names,
           labelColumn: flags.labelColumn,
           ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
         });
-        const sink = flags.out ? createWriteStream(flags.out) : undefined;
-        const write = (text: string) => (sink ? sink.write(text) : print(text));
-        write('row,score,severity,is_anomaly,threshold,top_feature\n');
-        const allScores = new Float32Array(m.n);
-        const allFlags = new Uint8Array(m.n);
-        for (let s = 0; s < m.n; s += batch) {
-          const k = Math.min(batch, m.n - s);
-          const ents = m.entities?.slice(s, s + k);
-          const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
-          allScores.set(r.scores, s);
-          allFlags.set(r.isAnomaly, s);
-          let text = '';
-          for (let i = 0; i < k; i++) {
-            let top = 0;
-            for (let j = 1; j < m.d; j++)
-              if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
-            text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
-          }
-          write(text);
-        }
-        if (sink)
-          await new Promise<void>((resolve, reject) =>
-            sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
-          );
-        let flagged = 0;
-        for (const f of allFlags) flagged += f;
-        let summary = `scored ${m.n} rows with ${detector.identity.id}@${detector.identity.version}: ${flagged} flagged`;
-        if (m.labels) {
-          const c = confusionOfDecisions(allFlags, m.labels);
-          summary += `; AUC-ROC ${pct(aucRoc(allScores, m.labels))} %, AUC-PR ${pct(averagePrecision(allScores, m.labels))} %, F1 at threshold ${pct(c.f1)} %`;
-        }
-        // Keep stdout clean for the CSV when it goes there: the summary then goes to stderr, as plain text.
-        if (sink) print(`${summary}\n`);
-        else (deps.stderr ?? ((t) => process.stderr.write(t)))(`${summary}\n`);
-      } finally {
-        detector.dispose();
+    const sink = flags.out ? createWriteStream(flags.out) : undefined;
+    const write = (text: string) => (sink ? sink.write(text) : print(text));
+    write('row,score,severity,is_anomaly,threshold,top_feature\n');
+    const allScores = new Float32Array(m.n);
+    const allFlags = new Uint8Array(m.n);
+    for (let s = 0; s < m.n; s += batch) {
+      const k = Math.min(batch, m.n - s);
+      const ents = m.entities?.slice(s, s + k);
+      const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
+      allScores.set(r.scores, s);
+      allFlags.set(r.isAnomaly, s);
+      let text = '';
+      for (let i = 0; i < k; i++) {
+        let top = 0;
+        for (let j = 1; j < m.d; j++)
+          if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
+        text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
       }
-    });
+      write(text);
+    }
+    if (sink)
+      await new Promise<void>((resolve, reject) =>
+        sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    let flagged = 0;
+    for (const f of allFlags) flagged += f;
+    let summary = `scored ${m.n} rows with ${detector.identity.id}@${detector.identity.version}: ${flagged} flagged`;
+    const skipped = Object.entries(m.skipped ?? {}).filter(([, k]) => k > 0);
+    if (skipped.length > 0)
+      summary += ` (not scored: ${skipped.map(([why, k]) => `${k} ${why}`).join(', ')})`;
+    if (m.labels) {
+      const c = confusionOfDecisions(allFlags, m.labels);
+      summary += `; AUC-ROC ${pct(aucRoc(allScores, m.labels))} %, AUC-PR ${pct(averagePrecision(allScores, m.labels))} %, F1 at threshold ${pct(c.f1)} %`;
+    }
+    // Keep stdout clean for the CSV when it goes there: the summary then goes to stderr, as plain text.
+    if (sink) print(`${summary}\n`);
+    else (deps.stderr ?? ((t) => process.stderr.write(t)))(`${summary}\n`);
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** `vigil score --model artifactDir --data file.csv [--out scores.csv]`: the model's feature columns by name. */
+export function createScoreCommand(deps: ModelCliDeps = {}): Command {
+  return addScoreOptions(
+    new Command('score').description(
+      'Score a CSV or Avro file with a saved model: one output line per row (score, severity, decision, threshold, ' +
+        'the feature with the largest share of the error). With a label column, prints AUC-ROC, AUC-PR and F1.',
+    ),
+  )
+    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
+    .action((flags: ScoreFlags) => scoreFile(flags, deps));
 }
 
 /** The three commands, for cli/extra-commands.ts. */

@@ -1,10 +1,11 @@
 // `vigil train` as mounted by the composition root: with --config it reads data the way `vigil run` does (reader
 // schema, feature mapping) and records the mapping in the artifact; without, bare columns. Real files: an Avro
 // container written by the generator, CSVs, the shipped schema.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScoreCommand } from '../../../cli/score-command.js';
 import { createTrainCommand } from '../../../cli/train-command.js';
 import { silentLogger } from '../../../core/logger.js';
 import { readManifest } from '../../../model/artifact.js';
@@ -96,6 +97,41 @@ describe('vigil train --config', () => {
     await expect(
       train(['--config', config, '--data', csv, '--out', path.join(dir, 'partial')]),
     ).rejects.toThrow(/0 rows left to train on \(left out: 1 MISSING_VALUE\)/);
+  });
+});
+
+describe('vigil score --config', () => {
+  it('scores a file mapped as vigil run maps it, with labels from --truth, and refuses another mapping', async () => {
+    const model = path.join(dir, 'from-avro');
+    const live = path.join(dir, 'live.avro');
+    const truth = path.join(dir, 'live.truth.jsonl');
+    await generate(
+      parseGenerateConfig({ kind: 'sensor', count: '300', anomalyRate: '0.05', out: live, truth, seed: '2' }),
+    );
+    const csvOut: string[] = [];
+    const summary: string[] = [];
+    const score = (cfg: string) =>
+      createScoreCommand({
+        logger: silentLogger(),
+        env: {},
+        stdout: (t) => csvOut.push(t),
+        stderr: (t) => summary.push(t),
+      }).parseAsync(['--config', cfg, '--model', model, '--data', live, '--truth', truth], { from: 'user' });
+    await score(config);
+    expect(csvOut.join('').trim().split('\n')).toHaveLength(301);
+    expect(summary.join('')).toMatch(/^scored 300 rows with .*: \d+ flagged; AUC-ROC \d+\.\d\d %/);
+
+    const other = path.join(dir, 'other.yaml');
+    writeFileSync(
+      other,
+      readFileSync(config, 'utf8').replace(
+        'features: { preset: sensor-reading }',
+        'features: { entityKey: device_id, fields: [{ kind: numeric, path: flow_rate_m3h }] }',
+      ),
+    );
+    await expect(score(other)).rejects.toThrow(
+      /the model expects 37 features, the feature mapping yields 1;/,
+    );
   });
 });
 
