@@ -7,7 +7,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const entry = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(entry)) {
-  console.error(`vigil: ${entry} is missing; run \`npm run build\` first (or use \`npx tsx cli/main.ts\`).`);
+  console.error(
+    `vigil: ${entry} is missing; run \`npm run build\` first (or run from source: \`npx tsx cli/entry.ts …\`).`,
+  );
   process.exit(2);
 }
 const { main } = await import(pathToFileURL(entry).href);

@@ -21,6 +21,7 @@ import { VigilMetrics } from '../core/metrics/vigil-metrics.js';
 import { loadDetector } from '../model/artifact.js';
 import { initBackend } from '../model/backend.js';
 import { Detector, type DetectorOptions } from '../model/detector.js';
+import { checkFeatureMapping } from '../model/feature-mapping.js';
 import type { AsyncScorer, Scorer } from '../model/types.js';
 import { detectorSource, ScoringPool } from '../model/workers/pool.js';
 import type { AvroType } from '../schemas/avro.js';
@@ -96,13 +97,26 @@ export async function startService(
       : t.method === 'fixed' && t.value !== undefined
         ? { threshold: { value: t.value } }
         : {};
+  const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
+  const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
   const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
+  // Where model and mapping meet: refuse one trained on other columns before anything is scored with it.
+  const mappingCheck = checkFeatureMapping(
+    {
+      featureNames: detector.identity.featureNames,
+      featureMapping: detector instanceof Detector ? detector.state.featureMapping : undefined,
+    },
+    extractor,
+  );
+  if (mappingCheck === 'names-only' && hooks.scorer === undefined) {
+    logger.warn(
+      { artifact: config.model.artifact, features: extractor.width },
+      'the model artifact records no feature mapping (trained from bare columns or by an older Vigil): matched by feature names only; retrain with vigil train --config to have the mapping checked',
+    );
+  }
   const pool = await scoringPool(config, detector, threshold);
   const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
   metrics.setModel(detector.identity.id, detector.identity.version, backend.name);
-
-  const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
-  const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
   const { decoder, output } = await codecs(config, reader);
 
   const transport = createTransport(config.kafka.transport, transportOptions(config), logger);

@@ -89,6 +89,7 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     let lastEpoch = 0;
     const detector = await trainDetector(rows.subarray(0, n * d), n, d, {
       featureNames: extractor.featureNames,
+      featureMapping: { fingerprint: extractor.fingerprint, spec: extractor.spec },
       id: 'demo-sensor-dense',
       seed: o.seed,
       // About one normal reading in two hundred crosses the line (the artifact default is one in a hundred).

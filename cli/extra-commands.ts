@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import type { Logger } from '../core/logger.js';
-import { createModelCommands } from '../model/eval/cli.js';
+import { createEvaluateCommand } from '../model/eval/cli.js';
+import { createScoreCommand } from './score-command.js';
+import { createTrainCommand } from './train-command.js';
 
 /** Commands contributed by the model tooling (train, score, evaluate); mounted by main.ts. */
 export function extraCommands(logger: Logger, env: Readonly<Record<string, string | undefined>>): Command[] {
-  return createModelCommands({ logger, env });
+  return [
+    createTrainCommand({ logger, env }),
+    createScoreCommand({ logger, env }),
+    createEvaluateCommand({ logger, env }),
+  ];
 }

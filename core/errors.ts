@@ -61,6 +61,11 @@ export const ERROR_CODES = {
     retriable: false,
     summary: 'A model artifact failed a load check (shape, checksum, version).',
   },
+  MODEL_FEATURE_MISMATCH: {
+    retriable: false,
+    summary:
+      'A model was trained on other features (columns, order or mapping) than the configured feature mapping yields.',
+  },
   MODEL_NOT_TRAINED: {
     retriable: false,
     summary: 'A model was used for scoring before it was trained or loaded.',

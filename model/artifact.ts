@@ -3,14 +3,18 @@
  *
  *   model.json     tfjs model JSON: Vigil's architecture spec as `modelTopology`, the weights manifest
  *   weights.bin    the weights, tfjs binary layout (float32, little-endian, in manifest order)
- *   manifest.json  everything else: identity, preprocessing, threshold calibration, training report,
- *                  training-data summary, evaluation slot, runtime versions, and the SHA-256 of each file;
+ *   manifest.json  everything else: identity (with the feature names, in column order), the feature mapping
+ *                  the model was trained with and its fingerprint (when it was trained through one),
+ *                  preprocessing, threshold calibration, training report, training-data summary,
+ *                  evaluation slot, runtime versions, and the SHA-256 of each file;
  *                  `digest` is the SHA-256 of the manifest's own canonical JSON without that field
  *
  * model.json and weights.bin go through a tfjs IOHandler (tfjs-node's file:// handler is not available
  * here), so the pair is ordinary tfjs model JSON + weights and tf.io tools can read the weights. Loading
  * verifies the format version, the digest and checksums, and that every shape fits the feature count;
- * anything else is refused with MODEL_INVALID. Checksums detect corruption and edits, not a forger who
+ * anything else is refused with MODEL_INVALID. An artifact without `featureMapping` (written before it was
+ * stored, or trained from bare CSV columns) still loads; the service then matches it by feature names only
+ * (model/feature-mapping.ts) and says so. Checksums detect corruption and edits, not a forger who
  * rewrites them: sign the directory if that matters.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { VigilError } from '../core/errors.js';
 import { currentBackend } from './backend.js';
 import { Detector, type DetectorOptions, type DetectorState, type TrainingReport } from './detector.js';
+import type { FeatureMapping } from './feature-mapping.js';
 import { networkFromWeights } from './networks/index.js';
 import type { ScalerParams } from './preprocess.js';
 import { MODEL_KINDS, type ModelSpec, validateSpec } from './spec.js';
@@ -53,6 +58,8 @@ export interface ArtifactManifest {
   readonly training: TrainingReport;
   readonly trainingData: TrainingDataSummary;
   readonly evaluation: Record<string, unknown> | null;
+  /** The feature mapping the model was trained with; absent when it was trained from bare columns. */
+  readonly featureMapping?: FeatureMapping;
   readonly runtime: {
     readonly vigil: string;
     readonly tfjs: string;
@@ -233,6 +240,7 @@ export async function saveDetector(
       training: state.training,
       trainingData: state.trainingData,
       evaluation: state.evaluation,
+      ...(state.featureMapping === undefined ? {} : { featureMapping: state.featureMapping }),
       runtime: {
         vigil: versionsNow.vigil,
         tfjs: tf.version.tfjs,
@@ -347,6 +355,14 @@ export async function loadDetector(dir: string, options: DetectorOptions = {}): 
   if (p?.center?.length !== d || p.scale?.length !== d) {
     invalid(target, `preprocessing has ${p?.center?.length}/${p?.scale?.length} columns for ${d} features.`);
   }
+  const fm = manifest.featureMapping;
+  if (
+    fm !== undefined &&
+    (typeof fm?.fingerprint !== 'string' ||
+      !Array.isArray((fm as { spec?: { fields?: unknown } }).spec?.fields))
+  ) {
+    invalid(target, 'featureMapping must hold a fingerprint and the mapping spec with its fields.');
+  }
   const tensors = tf.io.decodeWeights(
     artifacts.weightData ?? new ArrayBuffer(0),
     artifacts.weightSpecs ?? [],
@@ -361,6 +377,7 @@ export async function loadDetector(dir: string, options: DetectorOptions = {}): 
       trainingData: manifest.trainingData,
       training: manifest.training,
       evaluation: manifest.evaluation,
+      ...(fm === undefined ? {} : { featureMapping: fm }),
     };
     try {
       return new Detector(state, network, options);

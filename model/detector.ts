@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { currentBackend } from './backend.js';
+import type { FeatureMapping } from './feature-mapping.js';
 import type { Network } from './networks/index.js';
 import { Scaler, type ScalerParams } from './preprocess.js';
 import type { ModelSpec } from './spec.js';
@@ -67,6 +68,8 @@ export interface DetectorState {
   readonly training: TrainingReport;
   /** Filled by `vigil evaluate`; null until then. */
   readonly evaluation: Record<string, unknown> | null;
+  /** The feature mapping the model was trained with; absent for a model trained from bare columns. */
+  readonly featureMapping?: FeatureMapping;
 }
 
 export interface DetectorOptions {

@@ -1,6 +1,7 @@
 export * from './artifact.js';
 export * from './backend.js';
 export * from './detector.js';
+export * from './feature-mapping.js';
 export * from './io.js';
 export type { Network, StepContext } from './networks/index.js';
 export * from './preprocess.js';

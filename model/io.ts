@@ -32,6 +32,8 @@ export interface ReadOptions {
   entityColumn?: string;
   /** Non-feature columns to return as strings. */
   keepColumns?: readonly string[];
+  /** Like keepColumns, but a file without the column is fine: it is then absent from `columns`. */
+  keepIfPresent?: readonly string[];
   /** Stop after this many rows. */
   limit?: number;
 }
@@ -140,6 +142,13 @@ export async function readCsv(file: string, options: ReadOptions = {}): Promise<
           if (i < 0) throw new VigilError('INPUT_INVALID', `${file}: no column named ${c}.`);
           kept[c] = [];
         }
+        for (const c of options.keepIfPresent ?? []) {
+          const i = header.indexOf(c);
+          if (i >= 0 && kept[c] === undefined) {
+            keepIdx.push([c, i]);
+            kept[c] = [];
+          }
+        }
         continue;
       }
       if (cells.length !== header.length) {
@@ -198,12 +207,35 @@ function toNumber(v: unknown): number {
   return Number.NaN;
 }
 
+/** Top-level fields of a record schema (JSON) whose type carries a timestamp logical type. */
+function timestampFieldsOf(schema: unknown): Set<string> {
+  const out = new Set<string>();
+  const fields = (schema as { fields?: { name?: unknown; type?: unknown }[] } | null)?.fields;
+  if (!Array.isArray(fields)) return out;
+  const isTimestamp = (t: unknown): boolean =>
+    Array.isArray(t)
+      ? t.some(isTimestamp)
+      : typeof t === 'object' &&
+        t !== null &&
+        String((t as { logicalType?: unknown }).logicalType ?? '').startsWith('timestamp-');
+  for (const f of fields) if (typeof f.name === 'string' && isTimestamp(f.type)) out.add(f.name);
+  return out;
+}
+
 /**
- * Read an Avro object container file. Default features: every top-level numeric field (int, long, float,
+ * Read an Avro object container file. Fields with a timestamp logical type are not features by default. Default features: every top-level numeric field (int, long, float,
  * double, boolean, or a union of one of them with null; null reads as NaN) not excluded.
  */
 export async function readAvroContainer(file: string, options: ReadOptions = {}): Promise<Matrix> {
-  const decoder = avro.createFileDecoder(file);
+  // The writer schema as written: avsc drops the logical types it has no implementation for, and a
+  // timestamp-millis field read as a plain long would otherwise become a feature.
+  let timestampFields = new Set<string>();
+  const decoder = avro.createFileDecoder(file, {
+    parseHook: (schema: unknown) => {
+      timestampFields = timestampFieldsOf(schema);
+      return avro.Type.forSchema(schema as avro.Schema);
+    },
+  });
   let features: string[] | undefined;
   const values = new GrowableFloat32();
   const labels: number[] = [];
@@ -222,7 +254,12 @@ export async function readAvroContainer(file: string, options: ReadOptions = {})
     if (options.entityColumn) exclude.add(options.entityColumn);
     features = options.features
       ? [...options.features]
-      : fields.filter((f) => !exclude.has(f.name) && numericTypeOf(f.type) !== undefined).map((f) => f.name);
+      : fields
+          .filter(
+            (f) =>
+              !exclude.has(f.name) && !timestampFields.has(f.name) && numericTypeOf(f.type) !== undefined,
+          )
+          .map((f) => f.name);
     const names = new Set(fields.map((f) => f.name));
     const missing = features.filter((f) => !names.has(f));
     if (missing.length > 0) {
@@ -231,6 +268,7 @@ export async function readAvroContainer(file: string, options: ReadOptions = {})
     }
     hasLabel = names.has(labelColumn);
     for (const c of options.keepColumns ?? []) kept[c] = [];
+    for (const c of options.keepIfPresent ?? []) if (names.has(c)) kept[c] = [];
   });
   try {
     for await (const record of decoder as AsyncIterable<Record<string, unknown>>) {
@@ -238,7 +276,7 @@ export async function readAvroContainer(file: string, options: ReadOptions = {})
       for (const f of features) values.push(toNumber(record[f]));
       if (hasLabel) labels.push(toNumber(record[labelColumn]) ? 1 : 0);
       if (options.entityColumn) entities.push(String(record[options.entityColumn] ?? ''));
-      for (const c of options.keepColumns ?? []) kept[c]!.push(String(record[c] ?? ''));
+      for (const c of Object.keys(kept)) kept[c]!.push(String(record[c] ?? ''));
       n++;
       if (options.limit !== undefined && n >= options.limit) break;
     }

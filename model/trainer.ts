@@ -8,6 +8,7 @@ import { VigilError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { currentBackend } from './backend.js';
 import { Detector, type DetectorOptions, type DetectorState, type TrainingReport } from './detector.js';
+import type { FeatureMapping } from './feature-mapping.js';
 import { createNetwork, type Network } from './networks/index.js';
 import { fitRobustScaler, Scaler, type ScalerOptions } from './preprocess.js';
 import { Rng } from './rng.js';
@@ -27,6 +28,8 @@ import { windowIndices } from './windows.js';
 export interface TrainDetectorOptions {
   /** Names of the d features, in row order. Default f0…f{d−1}. */
   featureNames?: readonly string[];
+  /** The feature mapping that produced the rows, recorded in the artifact and checked when it is served. */
+  featureMapping?: FeatureMapping;
   /** Model line id and artifact version (identity). Defaults "vigil" and a UTC timestamp. */
   id?: string;
   version?: string;
@@ -243,6 +246,7 @@ export async function trainDetector(
       trainingData: summarise(trainMatrix, trainRows.length, d, featureNames),
       training,
       evaluation: null,
+      ...(options.featureMapping === undefined ? {} : { featureMapping: options.featureMapping }),
     };
     logger.info(
       {

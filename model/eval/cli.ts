@@ -10,8 +10,11 @@ import { VigilError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
 import { loadDetector, saveDetector } from '../artifact.js';
 import { BACKEND_NAMES, type BackendPreference, initBackend } from '../backend.js';
+import type { Detector } from '../detector.js';
+import type { FeatureMapping } from '../feature-mapping.js';
 import { readMatrix } from '../io.js';
 import type { SpecOverrides } from '../spec.js';
+import { splitRoles } from '../split.js';
 import { trainDetector } from '../trainer.js';
 import { BENCHMARK_NAMES, type EvalDataset, loadDataset } from './datasets.js';
 import { EVAL_MODEL_NAMES, modelKindOf, runEvaluation, writeReport } from './evaluate.js';
@@ -22,6 +25,8 @@ export interface ModelCliDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /** Where summaries go (default process.stdout). */
   stdout?: (text: string) => void;
+  /** Where a summary goes when stdout carries data (`vigil score` without --out; default process.stderr). */
+  stderr?: (text: string) => void;
   logger?: Logger;
 }
 
@@ -138,14 +143,16 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
       const file = writeReport(run, flags.out);
       if (flags.json) writeFileSync(flags.json, `${JSON.stringify(run, null, 2)}\n`);
       const m = run.datasets[0]!.mean;
+      // One split has no mean to speak of: its figures were printed above, and are the result.
+      const of = ds.splits.length > 1 ? `mean of ${ds.splits.length} splits: ` : '';
       print(
-        `${ds.title}: mean AUC-ROC ${pct(m.aucRoc)} %, AUC-PR ${pct(m.aucPr)} %, F1 ${pct(m.f1)} %; report ${file}\n`,
+        `${ds.title}: ${of}AUC-ROC ${pct(m.aucRoc)} %, AUC-PR ${pct(m.aucPr)} %, F1 ${pct(m.f1)} %; report ${file}\n`,
       );
     });
 }
 
-interface TrainFlags {
-  data: string;
+export interface TrainFlags {
+  data?: string;
   out: string;
   model: string;
   seed: string;
@@ -160,14 +167,23 @@ interface TrainFlags {
   backend: string;
 }
 
-/** `vigil train --data file.csv --out artifactDir`. */
-export function createTrainCommand(deps: ModelCliDeps = {}): Command {
-  return new Command('train')
-    .description(
-      'Train a model on a CSV or Avro file and save the artifact. Features: every column but label, timestamp, ' +
-        'split (and the entity column). With a split column only train rows are used; rows labelled 1 are left out.',
-    )
-    .requiredOption('--data <file>', 'CSV (header row) or .avro container file')
+/** Training rows ready for the trainer, and what was left out on the way. */
+export interface TrainingRows {
+  readonly rows: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  readonly featureNames: readonly string[];
+  readonly entities?: readonly string[];
+  readonly featureMapping?: FeatureMapping;
+  /** Rows left out, by why ("labelled anomalous", "split test", "MISSING_VALUE"), for the summary line. */
+  readonly leftOut: Readonly<Record<string, number>>;
+  /** Where the rows came from, for the summary line. */
+  readonly source: string;
+}
+
+/** The training options every `vigil train` takes, whatever the data source. */
+export function addTrainOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--out <dir>', 'artifact directory to write')
     .addOption(modelOption())
     .option('--seed <n>', 'seed', '42')
@@ -178,77 +194,127 @@ export function createTrainCommand(deps: ModelCliDeps = {}): Command {
       '--trim <f>',
       'drop this share of worst-reconstructed training rows and refit (contaminated data)',
     )
-    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
     .option('--label-column <name>', 'label column (rows labelled 1 are not trained on)', 'label')
     .option('--id <name>', 'model id recorded in the artifact')
     .option('--overwrite', 'replace an existing artifact directory')
-    .addOption(backendOption())
-    .action(async (flags: TrainFlags) => {
-      const print = out(deps);
-      const seed = numberOption('seed', flags.seed, { int: true, min: 0 })!;
-      const epochs = numberOption('epochs', flags.epochs, { int: true, min: 1 });
-      const batchSize = numberOption('batch-size', flags.batchSize, { int: true, min: 1 });
-      const quantile = numberOption('threshold-quantile', flags.thresholdQuantile, {
-        min: 0.5,
-        max: 0.999999,
-      });
-      const trim = numberOption('trim', flags.trim, { min: 0, max: 0.5 });
-      const m = await readMatrix(flags.data, {
-        labelColumn: flags.labelColumn,
-        keepColumns: ['split'],
-        ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
-      });
-      const split = m.columns['split'];
-      const keep: number[] = [];
-      let droppedAnomalies = 0;
-      for (let i = 0; i < m.n; i++) {
-        if (split !== undefined && split.length === m.n && !['train', '0'].includes(split[i]!.trim()))
-          continue;
-        if (m.labels?.[i] === 1) {
-          droppedAnomalies++;
-          continue;
-        }
-        keep.push(i);
-      }
-      const rows = new Float32Array(keep.length * m.d);
-      keep.forEach((r, k) => {
-        rows.set(m.rows.subarray(r * m.d, (r + 1) * m.d), k * m.d);
-      });
-      const entities = m.entities ? keep.map((r) => m.entities![r]!) : undefined;
-      await initBackend({
-        preference: flags.backend as BackendPreference,
-        ...(deps.logger ? { logger: deps.logger } : {}),
-      });
-      const t0 = performance.now();
-      const detector = await trainDetector(rows, keep.length, m.d, {
-        featureNames: m.featureNames,
-        model: { kind: modelKindOf(flags.model) } as SpecOverrides,
-        seed,
-        ...(epochs !== undefined ? { epochs } : {}),
-        ...(batchSize !== undefined ? { batchSize } : {}),
-        ...(quantile !== undefined ? { threshold: { quantile } } : {}),
-        ...(trim !== undefined ? { trimFraction: trim } : {}),
-        ...(entities ? { entities } : {}),
-        ...(flags.id ? { id: flags.id } : {}),
-        logger: deps.logger ?? silentLogger(),
-      });
-      try {
-        await saveDetector(detector, flags.out, { overwrite: flags.overwrite ?? false });
-        const t = detector.state.training;
-        print(
-          `trained ${detector.spec.kind} on ${keep.length} rows × ${m.d} features` +
-            (droppedAnomalies > 0 ? ` (${droppedAnomalies} rows labelled anomalous left out)` : '') +
-            `: ${t.epochsRun} epochs (best ${t.bestEpoch}), threshold ${detector.calibration.threshold.toPrecision(4)}` +
-            ` at the ${detector.calibration.quantile} quantile of ${t.calibratedOn} scores, ` +
-            `${((performance.now() - t0) / 1000).toFixed(1)} s; saved to ${path.resolve(flags.out)}\n`,
-        );
-      } finally {
-        detector.dispose();
-      }
-    });
+    .addOption(backendOption());
 }
 
-interface ScoreFlags {
+/** Reads a CSV or Avro file as bare columns: every column but label, timestamp, split (and the entity column). */
+export async function columnTrainingRows(flags: TrainFlags & { data: string }): Promise<TrainingRows> {
+  const m = await readMatrix(flags.data, {
+    labelColumn: flags.labelColumn,
+    keepIfPresent: ['split'],
+    ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
+  });
+  const split = m.columns['split'];
+  const roles = split === undefined ? undefined : splitRoles(split, flags.data);
+  const keep: number[] = [];
+  let test = 0;
+  let anomalous = 0;
+  for (let i = 0; i < m.n; i++) {
+    if (roles !== undefined && roles[i] !== 'train') test++;
+    else if (m.labels?.[i] === 1) anomalous++;
+    else keep.push(i);
+  }
+  const rows = new Float32Array(keep.length * m.d);
+  keep.forEach((r, k) => {
+    rows.set(m.rows.subarray(r * m.d, (r + 1) * m.d), k * m.d);
+  });
+  return {
+    rows,
+    n: keep.length,
+    d: m.d,
+    featureNames: m.featureNames,
+    ...(m.entities ? { entities: keep.map((r) => m.entities![r]!) } : {}),
+    leftOut: {
+      ...(test > 0 ? { 'split test': test } : {}),
+      ...(anomalous > 0 ? { 'labelled anomalous': anomalous } : {}),
+    },
+    source: flags.data,
+  };
+}
+
+/** Trains on the rows, saves the artifact and prints one summary line. */
+export async function trainAndSave(
+  data: TrainingRows,
+  flags: TrainFlags,
+  deps: ModelCliDeps = {},
+): Promise<void> {
+  const print = out(deps);
+  const seed = numberOption('seed', flags.seed, { int: true, min: 0 })!;
+  const epochs = numberOption('epochs', flags.epochs, { int: true, min: 1 });
+  const batchSize = numberOption('batch-size', flags.batchSize, { int: true, min: 1 });
+  const quantile = numberOption('threshold-quantile', flags.thresholdQuantile, {
+    min: 0.5,
+    max: 0.999999,
+  });
+  const trim = numberOption('trim', flags.trim, { min: 0, max: 0.5 });
+  const leftOut = Object.entries(data.leftOut)
+    .filter(([, k]) => k > 0)
+    .map(([why, k]) => `${k} ${why}`);
+  if (data.n < 2) {
+    throw new VigilError(
+      'INPUT_INVALID',
+      `${data.source}: ${data.n} rows left to train on` +
+        (leftOut.length > 0 ? ` (left out: ${leftOut.join(', ')})` : '') +
+        '; training needs normal rows.',
+      { details: { source: data.source, rows: data.n, leftOut: data.leftOut } },
+    );
+  }
+  await initBackend({
+    preference: flags.backend as BackendPreference,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
+  const t0 = performance.now();
+  const detector = await trainDetector(data.rows, data.n, data.d, {
+    featureNames: data.featureNames,
+    model: { kind: modelKindOf(flags.model) } as SpecOverrides,
+    seed,
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(quantile !== undefined ? { threshold: { quantile } } : {}),
+    ...(trim !== undefined ? { trimFraction: trim } : {}),
+    ...(data.entities ? { entities: data.entities } : {}),
+    ...(data.featureMapping ? { featureMapping: data.featureMapping } : {}),
+    ...(flags.id ? { id: flags.id } : {}),
+    logger: deps.logger ?? silentLogger(),
+  });
+  try {
+    await saveDetector(detector, flags.out, { overwrite: flags.overwrite ?? false });
+    const t = detector.state.training;
+    print(
+      `trained ${detector.spec.kind} on ${data.n} rows × ${data.d} features of ${data.source}` +
+        (leftOut.length > 0 ? ` (left out: ${leftOut.join(', ')})` : '') +
+        `: ${t.epochsRun} epochs (best ${t.bestEpoch}), threshold ${detector.calibration.threshold.toPrecision(4)}` +
+        ` at the ${detector.calibration.quantile} quantile of ${t.calibratedOn} scores, ` +
+        `${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+        (data.featureMapping
+          ? `feature mapping ${data.featureMapping.fingerprint.slice(0, 12)}; `
+          : 'no feature mapping recorded (bare columns); ') +
+        `saved to ${path.resolve(flags.out)}\n`,
+    );
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** `vigil train --data file.csv --out artifactDir`: bare columns, no feature mapping. */
+export function createTrainCommand(deps: ModelCliDeps = {}): Command {
+  return addTrainOptions(
+    new Command('train')
+      .description(
+        'Train a model on a CSV or Avro file and save the artifact. Features: every column but label, timestamp, ' +
+          'split (and the entity column). With a split column only train rows are used; rows labelled 1 are left out.',
+      )
+      .requiredOption('--data <file>', 'CSV (header row) or .avro container file')
+      .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)'),
+  ).action(async (flags: TrainFlags & { data: string }) => {
+    await trainAndSave(await columnTrainingRows(flags), flags, deps);
+  });
+}
+
+export interface ScoreFlags {
   model: string;
   data: string;
   out?: string;
@@ -258,73 +324,105 @@ interface ScoreFlags {
   batch: string;
 }
 
-/** `vigil score --model artifactDir --data file.csv [--out scores.csv]`. */
-export function createScoreCommand(deps: ModelCliDeps = {}): Command {
-  return new Command('score')
-    .description(
-      'Score a CSV or Avro file with a saved model: one output line per row (score, severity, decision, threshold, ' +
-        'the feature with the largest share of the error). With a label column, prints AUC-ROC, AUC-PR and F1.',
-    )
+/** Rows to score, in file order, with the file's labels and entities where it has them. */
+export interface ScoreInput {
+  readonly rows: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  readonly labels?: Uint8Array;
+  readonly entities?: readonly string[];
+  /** Records that could not be scored, by reason (they have no output line), for the summary. */
+  readonly skipped?: Readonly<Record<string, number>>;
+}
+
+/** The options every `vigil score` takes, whatever reads the rows. */
+export function addScoreOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--model <dir>', 'artifact directory (vigil train --out)')
-    .requiredOption('--data <file>', 'CSV or .avro file with the model’s feature columns')
+    .requiredOption('--data <file>', 'CSV or .avro file')
     .option('--out <file>', 'output CSV (default: standard output)')
-    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
     .option('--label-column <name>', 'label column, if any', 'label')
     .option('--batch <n>', 'rows per scoring call', '4096')
-    .addOption(backendOption())
-    .action(async (flags: ScoreFlags) => {
-      const print = out(deps);
-      const batch = numberOption('batch', flags.batch, { int: true, min: 1 })!;
-      await initBackend({
-        preference: flags.backend as BackendPreference,
-        ...(deps.logger ? { logger: deps.logger } : {}),
-      });
-      const detector = await loadDetector(flags.model, { maxBatch: batch });
-      try {
-        const names = detector.identity.featureNames;
-        const m = await readMatrix(flags.data, {
+    .addOption(backendOption());
+}
+
+/**
+ * Loads the model, reads the rows (`rowsFor`, or the model's feature columns by name), writes one CSV line per
+ * row and a summary. The summary goes to stdout when the CSV goes to a file, to stderr when it goes to stdout.
+ */
+export async function scoreFile(
+  flags: ScoreFlags,
+  deps: ModelCliDeps,
+  rowsFor?: (detector: Detector) => Promise<ScoreInput>,
+): Promise<void> {
+  const print = out(deps);
+  const batch = numberOption('batch', flags.batch, { int: true, min: 1 })!;
+  await initBackend({
+    preference: flags.backend as BackendPreference,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
+  const detector = await loadDetector(flags.model, { maxBatch: batch });
+  try {
+    const names = detector.identity.featureNames;
+    const m: ScoreInput = rowsFor
+      ? await rowsFor(detector)
+      : await readMatrix(flags.data, {
           features: names,
           labelColumn: flags.labelColumn,
           ...(flags.entityColumn ? { entityColumn: flags.entityColumn } : {}),
         });
-        const sink = flags.out ? createWriteStream(flags.out) : undefined;
-        const write = (text: string) => (sink ? sink.write(text) : print(text));
-        write('row,score,severity,is_anomaly,threshold,top_feature\n');
-        const allScores = new Float32Array(m.n);
-        const allFlags = new Uint8Array(m.n);
-        for (let s = 0; s < m.n; s += batch) {
-          const k = Math.min(batch, m.n - s);
-          const ents = m.entities?.slice(s, s + k);
-          const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
-          allScores.set(r.scores, s);
-          allFlags.set(r.isAnomaly, s);
-          let text = '';
-          for (let i = 0; i < k; i++) {
-            let top = 0;
-            for (let j = 1; j < m.d; j++)
-              if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
-            text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
-          }
-          write(text);
-        }
-        if (sink)
-          await new Promise<void>((resolve, reject) =>
-            sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
-          );
-        let flagged = 0;
-        for (const f of allFlags) flagged += f;
-        let summary = `scored ${m.n} rows with ${detector.identity.id}@${detector.identity.version}: ${flagged} flagged`;
-        if (m.labels) {
-          const c = confusionOfDecisions(allFlags, m.labels);
-          summary += `; AUC-ROC ${pct(aucRoc(allScores, m.labels))} %, AUC-PR ${pct(averagePrecision(allScores, m.labels))} %, F1 at threshold ${pct(c.f1)} %`;
-        }
-        // Keep stdout clean for the CSV when it goes there.
-        if (sink) print(`${summary}\n`);
-        else (deps.logger ?? silentLogger()).info(summary);
-      } finally {
-        detector.dispose();
+    const sink = flags.out ? createWriteStream(flags.out) : undefined;
+    const write = (text: string) => (sink ? sink.write(text) : print(text));
+    write('row,score,severity,is_anomaly,threshold,top_feature\n');
+    const allScores = new Float32Array(m.n);
+    const allFlags = new Uint8Array(m.n);
+    for (let s = 0; s < m.n; s += batch) {
+      const k = Math.min(batch, m.n - s);
+      const ents = m.entities?.slice(s, s + k);
+      const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
+      allScores.set(r.scores, s);
+      allFlags.set(r.isAnomaly, s);
+      let text = '';
+      for (let i = 0; i < k; i++) {
+        let top = 0;
+        for (let j = 1; j < m.d; j++)
+          if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
+        text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
       }
-    });
+      write(text);
+    }
+    if (sink)
+      await new Promise<void>((resolve, reject) =>
+        sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    let flagged = 0;
+    for (const f of allFlags) flagged += f;
+    let summary = `scored ${m.n} rows with ${detector.identity.id}@${detector.identity.version}: ${flagged} flagged`;
+    const skipped = Object.entries(m.skipped ?? {}).filter(([, k]) => k > 0);
+    if (skipped.length > 0)
+      summary += ` (not scored: ${skipped.map(([why, k]) => `${k} ${why}`).join(', ')})`;
+    if (m.labels) {
+      const c = confusionOfDecisions(allFlags, m.labels);
+      summary += `; AUC-ROC ${pct(aucRoc(allScores, m.labels))} %, AUC-PR ${pct(averagePrecision(allScores, m.labels))} %, F1 at threshold ${pct(c.f1)} %`;
+    }
+    // Keep stdout clean for the CSV when it goes there: the summary then goes to stderr, as plain text.
+    if (sink) print(`${summary}\n`);
+    else (deps.stderr ?? ((t) => process.stderr.write(t)))(`${summary}\n`);
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** `vigil score --model artifactDir --data file.csv [--out scores.csv]`: the model's feature columns by name. */
+export function createScoreCommand(deps: ModelCliDeps = {}): Command {
+  return addScoreOptions(
+    new Command('score').description(
+      'Score a CSV or Avro file with a saved model: one output line per row (score, severity, decision, threshold, ' +
+        'the feature with the largest share of the error). With a label column, prints AUC-ROC, AUC-PR and F1.',
+    ),
+  )
+    .option('--entity-column <name>', 'entity key column (conv1d windows, per-entity thresholds)')
+    .action((flags: ScoreFlags) => scoreFile(flags, deps));
 }
 
 /** The three commands, for cli/extra-commands.ts. */

@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VigilError } from '../../core/errors.js';
+import { splitRoles } from '../split.js';
 import { type CsvTable, parseCsv } from './csv.js';
 
 export const BENCHMARK_NAMES = [
@@ -424,10 +425,9 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
   const splitCol = table.text.get('split');
   let protocol: string;
   if (splitCol !== undefined) {
-    const isTrain = (s: string) => s === 'train' || s === '0';
-    const isTest = (s: string) => s === 'test' || s === '1';
-    const trainAll = indicesWhere(n, (i) => isTrain(splitCol[i]!.trim()));
-    const testAll = indicesWhere(n, (i) => isTest(splitCol[i]!.trim()));
+    const roles = splitRoles(splitCol, file);
+    const trainAll = indicesWhere(n, (i) => roles[i] === 'train');
+    const testAll = indicesWhere(n, (i) => roles[i] === 'test');
     // Train and test may be separate recordings: window each part on its own, then index into the result.
     const trainSeries = windowSeries(gather(rows, rowWidth, trainAll), trainAll.length, rowWidth, window);
     const testSeries = windowSeries(gather(rows, rowWidth, testAll), testAll.length, rowWidth, window);

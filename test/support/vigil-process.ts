@@ -7,6 +7,7 @@ import { createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from './services.js';
 
@@ -167,13 +168,15 @@ function parseLine(line: string): LogLine {
   return { msg: line };
 }
 
-/** Starts `vigil <args>` from source in the repository root; `logFile` gets a copy of everything it prints. */
+/** Starts `vigil <args>` from source in the repository root (or `cwd`); `logFile` gets a copy of everything it prints. */
 export function spawnVigil(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string } = {},
 ): VigilProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli/entry.ts'), ...args], {
-    cwd: REPO_ROOT,
+  // tsx by path: `--import tsx` resolves from the working directory, which need not be the repository.
+  const tsx = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+  const child = spawn(process.execPath, ['--import', tsx, path.join(REPO_ROOT, 'cli/entry.ts'), ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -198,4 +198,41 @@ describe('model artifact', () => {
     loaded.dispose();
     looser.dispose();
   });
+  it('stores the feature mapping and its fingerprint, and still loads an artifact written without one', async () => {
+    const featureMapping = {
+      fingerprint: 'ab'.repeat(32),
+      spec: { entityKey: 'device_id', fields: [{ kind: 'numeric', path: 'feature_0' }] },
+    };
+    const data = normalRows(M, 600, 1);
+    const det = await trainDetector(data.rows, data.n, D, {
+      epochs: 3,
+      batchSize: 64,
+      seed: 9,
+      featureNames: Array.from({ length: D }, (_, j) => `feature_${j}`),
+      featureMapping,
+    });
+    const withMapping = path.join(dir, 'with-mapping');
+    await saveDetector(det, withMapping);
+    expect((await readManifest(withMapping)).featureMapping).toEqual(featureMapping);
+    const loaded = await loadDetector(withMapping);
+    expect(loaded.state.featureMapping).toEqual(featureMapping);
+    loaded.dispose();
+
+    // An artifact from before the mapping was stored: same manifest without the field, digest recomputed.
+    const { featureMapping: _dropped, ...older } = det.state;
+    const without = path.join(dir, 'without-mapping');
+    await saveDetector(det, without, { state: older });
+    // A mapping without its fingerprint is a damaged artifact, not an old one.
+    const damaged = path.join(dir, 'damaged-mapping');
+    await saveDetector(det, damaged, {
+      state: { ...older, featureMapping: { spec: featureMapping.spec } as never },
+    });
+    det.dispose();
+    const manifest = await readManifest(without);
+    expect('featureMapping' in manifest).toBe(false);
+    const old = await loadDetector(without);
+    expect(old.state.featureMapping).toBeUndefined();
+    old.dispose();
+    await expectRefused(damaged, /featureMapping must hold a fingerprint/);
+  });
 });

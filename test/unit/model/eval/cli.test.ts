@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../../model/backend.js';
-import { createScoreCommand, createTrainCommand, numberOption } from '../../../../model/eval/cli.js';
+import {
+  createEvaluateCommand,
+  createScoreCommand,
+  createTrainCommand,
+  numberOption,
+} from '../../../../model/eval/cli.js';
 import { loadCsvDataset } from '../../../../model/eval/datasets.js';
 import { evaluateSplit } from '../../../../model/eval/evaluate.js';
 import { Rng } from '../../../../model/rng.js';
@@ -49,6 +54,31 @@ describe('vigil train / vigil score', () => {
     const row420 = lines[1 + 420]!.split(',');
     expect(row420[5]).toBe('c');
     expect(printed.join('')).toMatch(/scored 600 rows .* AUC-ROC (9\d|100)\.\d\d %/);
+
+    // Without --out the CSV is standard output, and the summary a readable line on standard error.
+    const csvOut: string[] = [];
+    const errOut: string[] = [];
+    await createScoreCommand({ stdout: (t) => csvOut.push(t), stderr: (t) => errOut.push(t) }).parseAsync(
+      ['--model', model, '--data', data],
+      { from: 'user' },
+    );
+    expect(csvOut.join('').trim().split('\n')).toHaveLength(601);
+    expect(csvOut.join('')).not.toContain('scored 600 rows');
+    expect(errOut.join('')).toMatch(/^scored 600 rows with .*: \d+ flagged; AUC-ROC/);
+  });
+
+  it('evaluate on a single-split CSV reports that split, not a mean', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-cli-'));
+    const data = path.join(dir, 'data.csv');
+    writeFileSync(data, csv(400, 5, true));
+    const printed: string[] = [];
+    await createEvaluateCommand({ stdout: (t) => printed.push(t) }).parseAsync(
+      ['--data', data, '--out', path.join(dir, 'r.html'), '--epochs', '3'],
+      { from: 'user' },
+    );
+    const last = printed[printed.length - 1]!;
+    expect(last).toMatch(/^data\.csv: AUC-ROC \d+\.\d\d %/);
+    expect(printed.join('')).not.toContain('mean');
   });
 
   it('names the offending option', () => {
