@@ -107,7 +107,10 @@ function readDeclarations(p: ts.Program): {
       if (target === undefined) continue;
       for (const d of prop.declarations ?? []) {
         let set = flows.get(d);
-        if (set === undefined) flows.set(d, (set = new Set()));
+        if (set === undefined) {
+          set = new Set();
+          flows.set(d, set);
+        }
         for (const t of target.declarations ?? []) {
           set.add(t);
           targets.add(t);
