@@ -99,7 +99,9 @@ export async function startService(
   const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
   const pool = await scoringPool(config, detector, threshold);
   const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
-  metrics.setModel(detector.identity.id, detector.identity.version, backend.name);
+  // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
+  const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
+  metrics.setModel(detector.identity.id, detector.identity.version, backend.name, inForce);
 
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
