@@ -176,5 +176,22 @@ describe.skipIf(!haveTools)(
       for (const quiet of ['VigilInstanceDown', 'VigilNoModelLoaded', 'VigilThresholdUnset'])
         expect(firing).not.toContain(quiet);
     }, 300_000);
+
+    // The container images run node as PID 1 with no init (Dockerfile): Vigil itself must turn SIGTERM into a
+    // clean stop, and Prometheus then sees the instance go.
+    it('exits 0 on SIGTERM after an orderly shutdown, and Prometheus sees it down', async () => {
+      const v = vigil!;
+      const exit = await v.stop(30_000);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(
+        v.logs().some((l) => l.msg === 'shutting down: stop fetching, drain, flush, commit, leave the group'),
+      ).toBe(true);
+      expect(v.logs().some((l) => l.msg === 'stopped')).toBe(true);
+      await until(
+        'up{job="vigil"} == 0',
+        async () => ((await query(prometheus!.url, 'up{job="vigil"} == 0')).length === 1 ? true : undefined),
+        30_000,
+      );
+    }, 60_000);
   },
 );
