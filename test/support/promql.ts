@@ -29,14 +29,45 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
-/** Every series name `vigil run` exports (process metrics and histogram suffixes included), plus Prometheus's `up`. */
-export async function exportedNames(): Promise<Set<string>> {
+/** The label names an expression matches or groups on: `{name=...}` matchers and by/without/on/ignoring lists. */
+export function labelNames(expr: string): string[] {
+  const bare = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  const names = new Set<string>();
+  for (const m of bare.matchAll(/\{([^}]*)\}/g))
+    for (const l of m[1]!.matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)/g)) names.add(l[1]!);
+  for (const m of bare.matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g))
+    for (const l of m[1]!.split(',')) if (l.trim() !== '') names.add(l.trim());
+  return [...names];
+}
+
+// Labels Prometheus attaches to every scraped series.
+const TARGET_LABELS = ['job', 'instance'];
+
+/**
+ * Every series name `vigil run` exports (process metrics and histogram suffixes included), plus Prometheus's
+ * `up`, each with the label names its series carry (target labels included; `le` on histogram buckets).
+ */
+export async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   const registry = new Registry();
   new VigilMetrics(registry, { processMetrics: true });
-  const names = new Set<string>(['up']);
-  for (const m of await registry.getMetricsAsJSON()) {
-    names.add(m.name);
-    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+  const metrics = new Map<string, Set<string>>([['up', new Set(TARGET_LABELS)]]);
+  for (const m of registry.getMetricsAsArray()) {
+    const {
+      name,
+      labelNames = [],
+      type,
+    } = m as unknown as { name: string; labelNames?: string[]; type?: string };
+    const labels = new Set([...labelNames, ...TARGET_LABELS]);
+    metrics.set(name, labels);
+    if (String(type) === 'histogram') {
+      metrics.set(`${name}_bucket`, new Set([...labels, 'le']));
+      metrics.set(`${name}_sum`, labels);
+      metrics.set(`${name}_count`, labels);
+    }
   }
-  return names;
+  return metrics;
+}
+
+export async function exportedNames(): Promise<Set<string>> {
+  return new Set((await exportedMetrics()).keys());
 }

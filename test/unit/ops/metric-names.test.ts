@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { panelQueries } from '../../../ops/dashboards/index.js';
-import { exportedNames, metricNames } from '../../support/promql.js';
+import { exportedMetrics, exportedNames, labelNames, metricNames } from '../../support/promql.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -58,6 +58,29 @@ describe('dashboards and alert rules name only metrics Vigil exports', async () 
         .map((n) => `${r.alert ?? r.record}: ${n}`),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it('every label a panel or rule matches or groups on is one its metrics carry', async () => {
+    const metrics = await exportedMetrics();
+    const exprs = [
+      ...panelQueries().map((q) => ({ where: `${q.dashboard} / ${q.panel}`, expr: q.query.expr })),
+      ...rules.groups.flatMap((g) =>
+        g.rules.map((r) => ({ where: r.alert ?? r.record ?? '', expr: r.expr })),
+      ),
+    ];
+    const wrong = exprs.flatMap(({ where, expr }) => {
+      const carried = new Set(metricNames(expr).flatMap((n) => [...(metrics.get(n) ?? [])]));
+      return labelNames(expr)
+        .filter((l) => !carried.has(l))
+        .map((l) => `${where}: ${l}`);
+    });
+    expect(wrong).toEqual([]);
+    // The check can fail: vigil_records_scored_total has no reason label.
+    expect(labelNames('sum by (reason) (rate(vigil_records_scored_total{stage="x"}[5m]))').sort()).toEqual([
+      'reason',
+      'stage',
+    ]);
+    expect(metrics.get('vigil_records_scored_total')?.has('reason')).toBe(false);
   });
 
   it('catches a name Vigil does not export', () => {
