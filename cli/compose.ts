@@ -116,7 +116,9 @@ export async function startService(
   }
   const pool = await scoringPool(config, detector, threshold);
   const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
-  metrics.setModel(detector.identity.id, detector.identity.version, backend.name);
+  // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
+  const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
+  metrics.setModel(detector.identity.id, detector.identity.version, backend.name, inForce);
   const { decoder, output } = await codecs(config, reader);
 
   const transport = createTransport(config.kafka.transport, transportOptions(config), logger);

@@ -110,6 +110,7 @@ vitest_args=("$@")
 rm -rf .vigil/test-results
 run_step deps npm_deps
 run_step system bash scripts/lib/ensure-system-deps.sh
+run_step chart-tools bash scripts/lib/ensure-chart-tools.sh  # helm, helm-unittest, kubeconform + schemas, cached
 if step_enabled lint; then run_step lint npm run --silent lint; else skip_step lint "not in VIGIL_TEST_STEPS"; fi
 if step_enabled typecheck; then run_step typecheck npm run --silent typecheck; else skip_step typecheck "not in VIGIL_TEST_STEPS"; fi
 if step_enabled unit; then

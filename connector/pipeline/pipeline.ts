@@ -446,6 +446,7 @@ export class Pipeline {
           : scorer.score(matrix, n, entities, { explain: 'anomalies' });
       const detectedAt = this.clock.now();
       metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
+      metrics?.recordScores(scores, n);
       for (let k = 0; k < n; k++) {
         const item = scoredItems[k]!;
         if (scores.isAnomaly[k] === 1) {
@@ -514,8 +515,10 @@ export class Pipeline {
         metrics.endToEndLatency.observe((ackedAt - item.record.timestamp) / 1000);
         metrics.processingLatency.observe((ackedAt - item.fetchedAt) / 1000);
       }
-      metrics.recordsScored.inc(n);
-      metrics.anomalies.inc(events.length);
+      metrics.recordScored(
+        scoredItems.map((i) => i.record),
+        events.map((e) => e.source),
+      );
     }
     this.stats.scored += n;
     this.stats.anomalies += events.length;

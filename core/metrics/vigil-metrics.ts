@@ -23,17 +23,32 @@ export interface MetricsOptions {
   latencyBuckets?: number[];
 }
 
+/** What `recordScores` reads of a scored batch (model/ BatchScores fits; core/ does not import model/). */
+export interface ScoredRows {
+  readonly scores: ArrayLike<number>;
+  readonly threshold: ArrayLike<number>;
+  readonly severity: ArrayLike<number>;
+  readonly isAnomaly: ArrayLike<number>;
+}
+
 export const DEFAULT_BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
 export const DEFAULT_SCORING_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+// Score over the row's own threshold, so one set of buckets fits every model's scale and 1 is the threshold.
+export const SCORE_RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 100];
+// Severity is the calibrated CDF at the score: anomalies sit at the threshold's quantile and above.
+export const SEVERITY_BUCKETS = [0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1];
+const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters'];
 
 export class VigilMetrics {
   readonly recordsConsumed: Counter<'topic'>;
-  readonly recordsScored: Counter;
+  readonly recordsScored: Counter<'topic'>;
   readonly recordsDeadLettered: Counter<'reason' | 'stage'>;
-  readonly anomalies: Counter;
+  readonly anomalies: Counter<'topic'>;
+  readonly scoreRatio: Histogram;
+  readonly anomalySeverity: Histogram;
   readonly batches: Counter<'reason'>;
   readonly batchSize: Histogram;
   readonly scoringDuration: Histogram;
@@ -62,7 +77,8 @@ export class VigilMetrics {
     });
     this.recordsScored = new Counter({
       name: 'vigil_records_scored_total',
-      help: 'Records scored by the model.',
+      help: 'Records scored by the model, by input topic.',
+      labelNames: ['topic'],
       registers,
     });
     this.recordsDeadLettered = new Counter({
@@ -73,7 +89,20 @@ export class VigilMetrics {
     });
     this.anomalies = new Counter({
       name: 'vigil_anomalies_total',
-      help: 'Records judged anomalous (anomaly events produced).',
+      help: 'Records judged anomalous (anomaly events produced), by input topic.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.scoreRatio = new Histogram({
+      name: 'vigil_score_ratio',
+      help: "Each scored record's anomaly score divided by the threshold it was judged against (1 = at the threshold).",
+      buckets: SCORE_RATIO_BUCKETS,
+      registers,
+    });
+    this.anomalySeverity = new Histogram({
+      name: 'vigil_anomaly_severity',
+      help: 'Severity (the calibrated score CDF, 0–1) of each record judged anomalous.',
+      buckets: SEVERITY_BUCKETS,
       registers,
     });
     this.batches = new Counter({
@@ -154,9 +183,13 @@ export class VigilMetrics {
     });
     this.threshold = new Gauge({
       name: 'vigil_threshold',
-      help: 'Global anomaly score threshold in force (per-entity thresholds are not exported).',
+      help: 'Global anomaly score threshold in force (per-entity thresholds are not exported); NaN when the scorer has no calibrated threshold.',
       registers,
     });
+    // Known label values start at 0, so a rate over them is 0 rather than no data before the first failure
+    // (dashboards and alerts then tell "none" from "not scraped").
+    for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
+    for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
@@ -168,6 +201,24 @@ export class VigilMetrics {
     this.batches.inc({ reason });
     this.batchSize.observe(records);
     this.scoringDuration.observe(seconds);
+  }
+
+  /** Score ratio and severity histograms of one scored batch's first `n` rows. */
+  recordScores(rows: ScoredRows, n: number): void {
+    for (let k = 0; k < n; k++) {
+      const t = rows.threshold[k]!;
+      if (t > 0) this.scoreRatio.observe(rows.scores[k]! / t);
+      if (rows.isAnomaly[k] === 1) this.anomalySeverity.observe(rows.severity[k]!);
+    }
+  }
+
+  /** Scored records and anomalies by input topic, once their outputs are acknowledged. */
+  recordScored(
+    scored: readonly { readonly topic: string }[],
+    anomalies: readonly { readonly topic: string }[],
+  ): void {
+    for (const [topic, count] of tally(scored)) this.recordsScored.inc({ topic }, count);
+    for (const [topic, count] of tally(anomalies)) this.anomalies.inc({ topic }, count);
   }
 
   recordCommit(ok: boolean): void {
@@ -195,10 +246,20 @@ export class VigilMetrics {
     this.consumerLag.remove({ topic, partition: String(partition) });
   }
 
-  /** Replaces the model info series, so exactly one model is reported after a swap. */
-  setModel(id: string, version: string, backend: string, threshold?: number): void {
+  /**
+   * Replaces the model info series, so exactly one model is reported after a swap, and sets the threshold in
+   * force with it: the threshold is required, so a caller cannot leave the gauge at its initial 0 (issue #13).
+   * Pass NaN for a scorer without a calibrated threshold.
+   */
+  setModel(id: string, version: string, backend: string, threshold: number): void {
     this.modelInfo.reset();
     this.modelInfo.set({ model_id: id, model_version: version, backend }, 1);
-    if (threshold !== undefined) this.threshold.set(threshold);
+    this.threshold.set(threshold);
   }
+}
+
+function tally(items: readonly { readonly topic: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { topic } of items) counts.set(topic, (counts.get(topic) ?? 0) + 1);
+  return counts;
 }

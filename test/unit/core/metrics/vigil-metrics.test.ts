@@ -79,6 +79,48 @@ describe('VigilMetrics', () => {
     expect(await value(registry, 'vigil_threshold')).toBeCloseTo(0.42);
   });
 
+  it('counts scored records and anomalies by input topic', async () => {
+    const registry = new Registry();
+    const m = new VigilMetrics(registry);
+    m.recordScored([{ topic: 'a' }, { topic: 'b' }, { topic: 'a' }], [{ topic: 'a' }]);
+    m.recordScored([{ topic: 'a' }], []);
+    expect(await value(registry, 'vigil_records_scored_total', { topic: 'a' })).toBe(3);
+    expect(await value(registry, 'vigil_records_scored_total', { topic: 'b' })).toBe(1);
+    expect(await value(registry, 'vigil_anomalies_total', { topic: 'a' })).toBe(1);
+    expect(await value(registry, 'vigil_anomalies_total', { topic: 'b' })).toBeUndefined();
+  });
+
+  it('observes every score against its own threshold and the severity of anomalies only', async () => {
+    const registry = new Registry();
+    const m = new VigilMetrics(registry);
+    m.recordScores(
+      {
+        scores: Float32Array.of(0.5, 2, 30, 9),
+        threshold: Float32Array.of(1, 1, 10, 0),
+        severity: Float32Array.of(0.4, 0.9991, 0.99995, 0.2),
+        isAnomaly: Uint8Array.of(0, 1, 1, 0),
+      },
+      3,
+    );
+    const text = await registry.metrics();
+    // Three rows given as n; ratios 0.5, 2 and 3.
+    expect(text).toContain('vigil_score_ratio_count 3');
+    expect(text).toContain('vigil_score_ratio_bucket{le="1"} 1');
+    expect(text).toContain('vigil_score_ratio_bucket{le="2"} 2');
+    expect(text).toContain('vigil_score_ratio_bucket{le="3"} 3');
+    expect(text).toContain('vigil_anomaly_severity_count 2');
+    expect(text).toContain('vigil_anomaly_severity_bucket{le="0.9995"} 1');
+  });
+
+  it('exports commit results and produce errors at 0 before the first one happens', async () => {
+    const registry = new Registry();
+    new VigilMetrics(registry);
+    expect(await value(registry, 'vigil_commits_total', { result: 'failed' })).toBe(0);
+    expect(await value(registry, 'vigil_commits_total', { result: 'ok' })).toBe(0);
+    for (const output of ['anomalies', 'scores', 'dead_letters'])
+      expect(await value(registry, 'vigil_produce_errors_total', { output })).toBe(0);
+  });
+
   it('reports lag per partition and drops a revoked partition', async () => {
     const registry = new Registry();
     const m = new VigilMetrics(registry);

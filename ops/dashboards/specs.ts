@@ -1,0 +1,334 @@
+// What each dashboard shows, as PromQL over the metrics of core/metrics/vigil-metrics.ts (and Prometheus's `up`
+// for job="vigil", the job name the chart's ServiceMonitor sets). `$__rate_interval` is Grafana's; the
+// Prometheus integration test substitutes a window for it and runs every query here against live data.
+// Not shown yet, for want of metrics (issue #13 items 1 and 2): incidents, drift, retrains. Entities are never a
+// label (cardinality), so "top entities" is the anomaly events topic's job; the overview ranks partitions.
+import type { DashboardSpec } from './panels.js';
+
+const rate = (metric: string, by: string, filter = '') =>
+  `sum by (${by}) (rate(${metric}${filter}[$__rate_interval]))`;
+const quantile = (q: number, histogram: string, by = 'le') =>
+  `histogram_quantile(${q}, sum by (${by}) (rate(${histogram}_bucket[$__rate_interval])))`;
+
+export const overview: DashboardSpec = {
+  uid: 'vigil-overview',
+  title: 'Vigil / Overview',
+  description: 'Throughput, lag, anomaly and dead-letter rates by input topic.',
+  rows: [
+    {
+      title: 'Throughput',
+      panels: [
+        {
+          kind: 'stat',
+          title: 'Instances up',
+          description: 'Vigil processes Prometheus scrapes successfully.',
+          queries: [{ expr: 'sum(up{job="vigil"})' }],
+          width: 6,
+        },
+        {
+          kind: 'stat',
+          title: 'Records scored /s',
+          description: 'All input topics together.',
+          unit: 'rps',
+          queries: [{ expr: 'sum(rate(vigil_records_scored_total[$__rate_interval]))' }],
+          width: 6,
+        },
+        {
+          kind: 'stat',
+          title: 'Anomalies /s',
+          description: 'Anomaly events produced, all input topics together.',
+          unit: 'rps',
+          queries: [{ expr: 'sum(rate(vigil_anomalies_total[$__rate_interval]))' }],
+          width: 6,
+        },
+        {
+          kind: 'stat',
+          title: 'Consumer lag',
+          description: 'Records behind the high watermarks, all assigned partitions together.',
+          unit: 'short',
+          queries: [{ expr: 'sum(vigil_consumer_lag_records)' }],
+          width: 6,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Records consumed and scored /s by topic',
+          description:
+            'Fetched from the input topics, and scored by the model; the gap is dead letters and records in flight.',
+          unit: 'rps',
+          queries: [
+            { expr: rate('vigil_records_consumed_total', 'topic'), legend: 'consumed {{topic}}' },
+            { expr: rate('vigil_records_scored_total', 'topic'), legend: 'scored {{topic}}' },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Consumer lag by topic',
+          description:
+            'Records between the high watermark and the last fetched offset, summed over partitions.',
+          unit: 'short',
+          queries: [{ expr: 'sum by (topic) (vigil_consumer_lag_records)', legend: '{{topic}}' }],
+        },
+      ],
+    },
+    {
+      title: 'Detections',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Anomalies /s by topic',
+          description: 'Anomaly events produced per second.',
+          unit: 'rps',
+          queries: [{ expr: rate('vigil_anomalies_total', 'topic'), legend: '{{topic}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Anomalous fraction by topic',
+          description:
+            'Anomalies over records scored: the false-positive budget the threshold was calibrated for shows here.',
+          unit: 'percentunit',
+          min: 0,
+          queries: [
+            {
+              expr: `${rate('vigil_anomalies_total', 'topic')} / ${rate('vigil_records_scored_total', 'topic')}`,
+              legend: '{{topic}}',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Dead letters /s by reason',
+          description:
+            'Records refused (bad bytes, schema, feature values) and sent to the dead-letter topic.',
+          unit: 'rps',
+          queries: [{ expr: rate('vigil_records_dead_lettered_total', 'reason'), legend: '{{reason}}' }],
+        },
+        {
+          kind: 'table',
+          title: 'Partitions furthest behind',
+          description: 'The ten assigned partitions with the most lag, now.',
+          queries: [{ expr: 'topk(10, vigil_consumer_lag_records)', instant: true }],
+        },
+      ],
+    },
+    {
+      title: 'Latency',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'End-to-end and processing latency (p50, p99)',
+          description:
+            'End-to-end runs from the record timestamp (includes upstream and lag); processing from the moment Vigil got the record.',
+          unit: 's',
+          width: 24,
+          queries: [
+            { expr: quantile(0.5, 'vigil_end_to_end_latency_seconds'), legend: 'end-to-end p50' },
+            { expr: quantile(0.99, 'vigil_end_to_end_latency_seconds'), legend: 'end-to-end p99' },
+            { expr: quantile(0.5, 'vigil_processing_latency_seconds'), legend: 'processing p50' },
+            { expr: quantile(0.99, 'vigil_processing_latency_seconds'), legend: 'processing p99' },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+export const detector: DashboardSpec = {
+  uid: 'vigil-detector',
+  title: 'Vigil / Detector quality',
+  description: 'Scores against the threshold, severities of anomalies, the threshold and model in force.',
+  rows: [
+    {
+      title: 'Scores',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Score / threshold quantiles',
+          description:
+            'Each record’s score divided by the threshold it was judged against; the dashed line at 1 is the threshold.',
+          line: 1,
+          queries: [
+            { expr: quantile(0.5, 'vigil_score_ratio'), legend: 'p50' },
+            { expr: quantile(0.9, 'vigil_score_ratio'), legend: 'p90' },
+            { expr: quantile(0.99, 'vigil_score_ratio'), legend: 'p99' },
+            { expr: quantile(0.999, 'vigil_score_ratio'), legend: 'p99.9' },
+          ],
+        },
+        {
+          kind: 'heatmap',
+          title: 'Score / threshold distribution',
+          description: 'Records per score-ratio bucket over time; buckets above 1 are anomalies.',
+          queries: [
+            {
+              expr: 'sum by (le) (increase(vigil_score_ratio_bucket[$__rate_interval]))',
+              legend: '{{le}}',
+              heatmap: true,
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Fraction of records over the threshold',
+          description: 'From the score-ratio histogram: records whose score exceeded their threshold.',
+          unit: 'percentunit',
+          min: 0,
+          queries: [
+            {
+              expr: '1 - sum(rate(vigil_score_ratio_bucket{le="1"}[$__rate_interval])) / sum(rate(vigil_score_ratio_count[$__rate_interval]))',
+              legend: 'over threshold',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Severity of anomalies (p50, p99)',
+          description:
+            'Severity is the calibrated CDF at the score: the threshold’s quantile at the threshold, towards 1 far beyond it.',
+          queries: [
+            { expr: quantile(0.5, 'vigil_anomaly_severity'), legend: 'p50' },
+            { expr: quantile(0.99, 'vigil_anomaly_severity'), legend: 'p99' },
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Model',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Threshold in force',
+          description: 'The global anomaly score threshold each instance scores against.',
+          queries: [{ expr: 'vigil_threshold', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'table',
+          title: 'Models serving',
+          description: 'Model id, version and TensorFlow.js backend of each instance.',
+          queries: [{ expr: 'vigil_model_info == 1', instant: true }],
+        },
+      ],
+    },
+  ],
+};
+
+export const health: DashboardSpec = {
+  uid: 'vigil-health',
+  title: 'Vigil / Health',
+  description: 'Errors, dead letters, commits, backpressure, event-loop lag and memory of each instance.',
+  rows: [
+    {
+      title: 'Errors',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Dead letters /s by reason and stage',
+          description: 'Error code and the pipeline stage that refused the record.',
+          unit: 'rps',
+          queries: [
+            {
+              expr: rate('vigil_records_dead_lettered_total', 'reason, stage'),
+              legend: '{{stage}} {{reason}}',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Offset commits /s by result',
+          description:
+            'Offsets are committed only after outputs are acknowledged; failed commits mean replays.',
+          unit: 'ops',
+          queries: [{ expr: rate('vigil_commits_total', 'result'), legend: '{{result}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Produce errors /s by output',
+          description: 'Failed produce requests (retried) to the anomalies, scores and dead-letter topics.',
+          unit: 'ops',
+          queries: [{ expr: rate('vigil_produce_errors_total', 'output'), legend: '{{output}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Instances up',
+          description: 'Prometheus’s scrape result per instance.',
+          min: 0,
+          queries: [{ expr: 'up{job="vigil"}', legend: '{{instance}}' }],
+        },
+      ],
+    },
+    {
+      title: 'Throughput and backpressure',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Buffer fill',
+          description: 'Records held as a fraction of batching.maxBuffered; fetching pauses at 1.',
+          unit: 'percentunit',
+          min: 0,
+          line: 1,
+          queries: [{ expr: 'vigil_buffer_fill_ratio', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Paused partitions',
+          description: 'Partitions whose fetching backpressure has paused.',
+          min: 0,
+          queries: [{ expr: 'vigil_paused_partitions', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Batch size (p50, p99)',
+          description: 'Records per scored micro-batch.',
+          queries: [
+            { expr: quantile(0.5, 'vigil_batch_size_records'), legend: 'p50' },
+            { expr: quantile(0.99, 'vigil_batch_size_records'), legend: 'p99' },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Scoring time per batch (p50, p99)',
+          description: 'Features to scores for one micro-batch.',
+          unit: 's',
+          queries: [
+            { expr: quantile(0.5, 'vigil_scoring_duration_seconds'), legend: 'p50' },
+            { expr: quantile(0.99, 'vigil_scoring_duration_seconds'), legend: 'p99' },
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Process',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Event-loop lag p99',
+          description: 'A blocked event loop misses consumer heartbeats.',
+          unit: 's',
+          width: 8,
+          queries: [{ expr: 'vigil_nodejs_eventloop_lag_p99_seconds', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Memory',
+          description: 'Resident set size and V8 heap used.',
+          unit: 'bytes',
+          width: 8,
+          queries: [
+            { expr: 'vigil_process_resident_memory_bytes', legend: 'rss {{instance}}' },
+            { expr: 'vigil_nodejs_heap_size_used_bytes', legend: 'heap {{instance}}' },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'CPU',
+          description: 'CPU seconds per second (1 = one core).',
+          unit: 'percentunit',
+          width: 8,
+          queries: [
+            { expr: 'rate(vigil_process_cpu_seconds_total[$__rate_interval])', legend: '{{instance}}' },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+export const DASHBOARDS: readonly DashboardSpec[] = [overview, detector, health];
