@@ -17,6 +17,7 @@ import type { TrainingDataSummary } from './summary.js';
 import {
   type AdaptiveOptions,
   AdaptiveThreshold,
+  atFalseAlarmRate,
   atFixedThreshold,
   atQuantile,
   CompiledThresholds,
@@ -73,10 +74,10 @@ export interface DetectorOptions {
   /** Rows per backend call; larger batches are split. Default 4096. */
   maxBatch?: number;
   /**
-   * Operating point: the artifact's calibrated threshold (default), another quantile of the stored normal
-   * score distribution, or a fixed value.
+   * Operating point: the artifact's calibrated threshold (default), another per-record false-alarm rate or
+   * quantile of the stored normal score distribution (its fitted tail beyond the data), or a fixed value.
    */
-  threshold?: { quantile: number } | { value: number };
+  threshold?: { quantile: number } | { falseAlarmRate: number } | { value: number };
   /** Track slow drift in normal scores (see AdaptiveThreshold). Default off. */
   adaptive?: AdaptiveOptions | false;
   /** conv1d: most entities whose recent rows are kept between batches. Default 100,000. */
@@ -118,7 +119,9 @@ export class Detector implements Scorer {
         ? state.calibration
         : 'value' in t
           ? atFixedThreshold(state.calibration, t.value)
-          : atQuantile(state.calibration, t.quantile);
+          : 'falseAlarmRate' in t
+            ? atFalseAlarmRate(state.calibration, t.falseAlarmRate)
+            : atQuantile(state.calibration, t.quantile);
     this.thresholds = new CompiledThresholds(this.activeCalibration);
     this.adaptive = options.adaptive
       ? new AdaptiveThreshold(this.activeCalibration, options.adaptive)
