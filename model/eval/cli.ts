@@ -68,6 +68,11 @@ function pct(x: number): string {
   return Number.isFinite(x) ? (100 * x).toFixed(2) : '–';
 }
 
+/** A rate that may be far below 1 %, readable at any size (1e-4 → "0.0100 %"). */
+function rate(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toPrecision(3)} %` : '–';
+}
+
 interface EvaluateFlags {
   data: string;
   model: string;
@@ -127,10 +132,16 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
         onSplit: (e) => {
           if (e.phase === 'done' && e.result) {
             const r = e.result;
+            const c = r.calibrated;
             print(
               `${e.dataset} ${e.split}: AUC-ROC ${pct(r.aucRoc)} %, AUC-PR ${pct(r.aucPr)} %, F1 at threshold ${pct(
-                r.calibrated.f1,
-              )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), ${r.trainSeconds.toFixed(1)} s training\n`,
+                c.f1,
+              )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), normal rows flagged ${rate(c.normalFlaggedRate)}` +
+                (c.targetRate !== undefined ? ` (configured ${rate(c.targetRate)})` : '') +
+                (r.nab
+                  ? `, NAB raw ${r.nab.raw.toFixed(3)} (normalised ${r.nab.normalised.toFixed(1)}; ${r.nab.detectedWindows}/${r.nab.windows} windows, ${r.nab.falsePositives} FP)`
+                  : '') +
+                `, ${r.trainSeconds.toFixed(1)} s training\n`,
             );
           }
         },

@@ -12,10 +12,12 @@ import { VigilError } from '../../core/errors.js';
 import { type BackendPreference, currentBackend, initBackend } from '../backend.js';
 import type { Detector } from '../detector.js';
 import { MODEL_KINDS, type ModelKind, type SpecOverrides } from '../spec.js';
+import { falseAlarmRateOf } from '../threshold.js';
 import { type TrainDetectorOptions, trainDetector } from '../trainer.js';
 import type { BatchScores } from '../types.js';
 import type { EvalDataset, EvalSplit } from './datasets.js';
 import { confusionAt, prCurve, quantile, rankingReport, rocCurve, thresholdCounts } from './metrics.js';
+import { nabScore } from './nab.js';
 import { renderReportHtml } from './report.js';
 import {
   type DatasetResult,
@@ -250,6 +252,21 @@ function postprocessScores(
   return { scores: testScores, postThreshold: quantile(trainScores, 0.99) };
 }
 
+/**
+ * NAB score of the detections the threshold makes on the test rows (score > threshold, the Detector's rule);
+ * rows outside the test set (the probationary period) carry no detection, as NAB ignores them anyway.
+ */
+function nabOfSplit(
+  nab: NonNullable<EvalDataset['nab']>,
+  split: EvalSplit,
+  scores: Float32Array,
+  threshold: number,
+) {
+  const detections = new Uint8Array(nab.rows);
+  for (let k = 0; k < split.nTest; k++) if (scores[k]! > threshold) detections[split.testRowIndex[k]!] = 1;
+  return nabScore(detections, nab.windows);
+}
+
 export async function evaluateSplit(
   ds: EvalDataset,
   split: EvalSplit,
@@ -269,6 +286,22 @@ export async function evaluateSplit(
     // The Detector flags score > threshold (CompiledThresholds.apply); the same rule here.
     const atThreshold = confusionAt(scores, labels, threshold);
     const training = detector.state.training;
+    const targetRate = postThreshold === undefined ? falseAlarmRateOf(cal) : undefined;
+    const calibratedOn =
+      training.calibratedOn === 'validation'
+        ? `${training.validationRows} held-out training rows`
+        : 'training rows';
+    const tail = cal.distribution.tail;
+    const fitted =
+      cal.falseAlarmRate !== undefined
+        ? `a per-record false-alarm rate of ${cal.falseAlarmRate} from the ${
+            tail.fit === 'gpd'
+              ? `generalised Pareto tail (ξ = ${tail.xi.toFixed(3)})`
+              : tail.fit === 'constant'
+                ? 'fallback tail (no spread above its start)'
+                : 'exponential tail'
+          } fitted over the top ${(100 * tail.pU).toPrecision(2)} % of ${cal.distribution.n} scores of ${calibratedOn}`
+        : `the ${cal.quantile} quantile of ${cal.distribution.n} scores of ${calibratedOn}`;
     const result: SplitResult = {
       split: split.name,
       nTrain: split.nTrain,
@@ -281,15 +314,16 @@ export async function evaluateSplit(
         rule:
           postThreshold !== undefined
             ? `post-processed scores (${JSON.stringify(options.postprocess)}): the 0.99 quantile of the training records' processed scores`
-            : `the model's calibrated threshold: the ${cal.quantile} quantile of ${training.calibratedOn} scores (${
-                training.calibratedOn === 'validation'
-                  ? `${training.validationRows} held-out training rows`
-                  : 'training rows'
-              })`,
+            : `the model's calibrated threshold: ${fitted}`,
         precision: atThreshold.precision,
         recall: atThreshold.recall,
         f1: atThreshold.f1,
         flaggedRate: (atThreshold.tp + atThreshold.fp) / split.nTest,
+        normalFlaggedRate:
+          atThreshold.fp + atThreshold.tn > 0
+            ? atThreshold.fp / (atThreshold.fp + atThreshold.tn)
+            : Number.NaN,
+        ...(targetRate !== undefined ? { targetRate } : {}),
       },
       bestF1: ranking.bestF1,
       ...plotCurves(rocCurve(scores, labels, counts), prCurve(scores, labels, counts), options.curvePoints),
@@ -297,6 +331,7 @@ export async function evaluateSplit(
       trainSeconds,
       scoreSeconds,
       epochs: training.epochsRun,
+      ...(ds.nab ? { nab: nabOfSplit(ds.nab, split, scores, threshold) } : {}),
     };
     return { result, scores, labels };
   } finally {
