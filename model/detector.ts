@@ -230,6 +230,22 @@ export class Detector implements Scorer {
   }
 
   /**
+   * Judge scores made elsewhere (post-processed ones, with `calibration.postprocess`) against this model's
+   * thresholds: threshold, severity and decision per row, as score() fills them. No adaptive update.
+   */
+  judge(
+    scores: Float32Array,
+    n: number,
+    entities?: readonly string[],
+  ): Pick<BatchScores, 'threshold' | 'severity' | 'isAnomaly'> {
+    const threshold = new Float32Array(n);
+    const severity = new Float32Array(n);
+    const isAnomaly = new Uint8Array(n);
+    this.thresholds.apply(scores, n, entities, this.adaptive?.factor ?? 1, threshold, severity, isAnomaly);
+    return { threshold, severity, isAnomaly };
+  }
+
+  /**
    * Scores every row but explains only the rows over their threshold. The network's per-row error is
    * reduced on the backend and only n floats come back; rows with missing values get the same fixed-point
    * imputation as the full path, in-graph. The few flagged rows then go through the full path again for their

@@ -23,6 +23,7 @@
  * anomalies instead of reading 0.99 for all of them.
  */
 import { VigilError } from '../core/errors.js';
+import type { PostprocessSettings } from './postprocess.js';
 
 export interface TailModel {
   /** Start of the tail (a score), the top of the body. */
@@ -78,6 +79,11 @@ export interface ThresholdCalibration {
   /** Entities with enough calibration scores of their own; others use the global threshold. */
   readonly perEntity: Readonly<Record<string, EntityThreshold>>;
   readonly minEntitySamples: number;
+  /**
+   * Set when the threshold was calibrated on post-processed scores (model/postprocess.ts): those settings must
+   * run between score and threshold wherever this calibration judges scores.
+   */
+  readonly postprocess?: PostprocessSettings;
 }
 
 export interface ThresholdOptions {

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../../core/logger.js';
 import { loadDetector, saveDetector } from '../artifact.js';
 import { BACKEND_NAMES, type BackendPreference, initBackend } from '../backend.js';
 import { readMatrix } from '../io.js';
+import { ScorePostprocessor } from '../postprocess.js';
 import type { SpecOverrides } from '../spec.js';
 import { trainDetector } from '../trainer.js';
 import { BENCHMARK_NAMES, type EvalDataset, loadDataset } from './datasets.js';
@@ -84,6 +85,8 @@ interface EvaluateFlags {
   trainFraction?: string;
   window?: string;
   epochs?: string;
+  ewma?: string;
+  likelihood?: string;
   backend: string;
 }
 
@@ -104,6 +107,14 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
     .option('--train-fraction <f>', 'CSV without a split column: train on this share of leading rows')
     .option('--window <n>', 'CSV: rows per record (default 1)')
     .option('--epochs <n>', 'most training epochs (default: the trainer default)')
+    .option(
+      '--ewma <halfLife>',
+      'ordered data: causal EWMA of the scores, half-life in records (model/postprocess.ts)',
+    )
+    .option(
+      '--likelihood <halfLife>',
+      "ordered data: anomaly likelihood of the (smoothed) scores under the series' own score distribution, weighted over this half-life in records",
+    )
     .addOption(backendOption())
     .action(async (flags: EvaluateFlags) => {
       const print = out(deps);
@@ -112,6 +123,22 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
       const trainRows = numberOption('train-rows', flags.trainRows, { int: true, min: 1 });
       const trainFraction = numberOption('train-fraction', flags.trainFraction, { min: 0, max: 1 });
       const window = numberOption('window', flags.window, { int: true, min: 1 });
+      const ewmaHalfLife = numberOption('ewma', flags.ewma, { min: 0 });
+      const likelihoodHalfLife = numberOption('likelihood', flags.likelihood, { min: 1 });
+      const postprocess =
+        ewmaHalfLife !== undefined || likelihoodHalfLife !== undefined
+          ? {
+              ...(ewmaHalfLife !== undefined ? { ewmaHalfLife } : {}),
+              ...(likelihoodHalfLife !== undefined
+                ? {
+                    likelihood: {
+                      halfLife: likelihoodHalfLife,
+                      warmup: Math.max(2, Math.min(100, Math.round(likelihoodHalfLife / 10))),
+                    },
+                  }
+                : {}),
+            }
+          : undefined;
       const dataDir = flags.dataDir ?? deps.env?.['VIGIL_DATA_DIR'];
       const ds: EvalDataset = loadDataset(flags.data, {
         ...(dataDir ? { dataDir } : {}),
@@ -129,6 +156,7 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
         modelLabel: flags.model,
         seed,
         ...(epochs !== undefined ? { train: { epochs } } : {}),
+        ...(postprocess ? { postprocess } : {}),
         onSplit: (e) => {
           if (e.phase === 'done' && e.result) {
             const r = e.result;
@@ -300,21 +328,29 @@ export function createScoreCommand(deps: ModelCliDeps = {}): Command {
         });
         const sink = flags.out ? createWriteStream(flags.out) : undefined;
         const write = (text: string) => (sink ? sink.write(text) : print(text));
-        write('row,score,severity,is_anomaly,threshold,top_feature\n');
+        // A model calibrated on post-processed scores is judged on them: the same per-entity state, in row order.
+        const settings = detector.activeCalibration.postprocess;
+        const post = settings ? new ScorePostprocessor(settings) : undefined;
+        write(`row,score,severity,is_anomaly,threshold,top_feature${post ? ',raw_score' : ''}\n`);
         const allScores = new Float32Array(m.n);
         const allFlags = new Uint8Array(m.n);
         for (let s = 0; s < m.n; s += batch) {
           const k = Math.min(batch, m.n - s);
           const ents = m.entities?.slice(s, s + k);
           const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
-          allScores.set(r.scores, s);
-          allFlags.set(r.isAnomaly, s);
+          const processed = post?.process(r.scores, k, ents) as Float32Array | undefined;
+          const judged = processed ? detector.judge(processed, k, ents) : r;
+          const scores = processed ?? r.scores;
+          allScores.set(scores, s);
+          allFlags.set(judged.isAnomaly, s);
           let text = '';
           for (let i = 0; i < k; i++) {
             let top = 0;
             for (let j = 1; j < m.d; j++)
               if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
-            text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
+            text += `${s + i},${scores[i]},${judged.severity[i]},${judged.isAnomaly[i]},${judged.threshold[i]},${names[top]}${
+              processed ? `,${r.scores[i]}` : ''
+            }\n`;
           }
           write(text);
         }

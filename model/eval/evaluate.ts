@@ -11,6 +11,12 @@ import path from 'node:path';
 import { VigilError } from '../../core/errors.js';
 import { type BackendPreference, currentBackend, initBackend } from '../backend.js';
 import type { Detector } from '../detector.js';
+import {
+  DEFAULT_MAX_ENTITIES,
+  type LikelihoodSettings,
+  type PostprocessSettings,
+  ScorePostprocessor,
+} from '../postprocess.js';
 import { MODEL_KINDS, type ModelKind, type SpecOverrides } from '../spec.js';
 import { falseAlarmRateOf } from '../threshold.js';
 import { type TrainDetectorOptions, trainDetector } from '../trainer.js';
@@ -88,6 +94,28 @@ export interface ScorePostprocess {
    * (telemanom smooths its errors the same way). Train and test continue one series where the data set says so.
    */
   ewmaHalfLife?: number;
+  /**
+   * Ordered data: the anomaly likelihood of the (smoothed) scores (model/postprocess.ts). With smoothing or
+   * likelihood and no featureNormalise, the Detector is trained with these settings (its threshold calibrated
+   * on post-processed held-out scores, as the artifact would store it) and the test scores run through the
+   * same ScorePostprocessor, continuing from the training rows where the test follows them.
+   */
+  likelihood?: LikelihoodSettings;
+}
+
+/** The settings the artifact path takes, or undefined when the experiment needs the harness's own path. */
+function artifactPostprocess(
+  post: ScorePostprocess | undefined,
+  ordered: boolean,
+): PostprocessSettings | undefined {
+  if (post === undefined || post.featureNormalise || !ordered) return undefined;
+  const ewmaHalfLife = post.ewmaHalfLife ?? 0;
+  if (ewmaHalfLife <= 0 && post.likelihood === undefined) return undefined;
+  return {
+    ewmaHalfLife,
+    ...(post.likelihood ? { likelihood: post.likelihood } : {}),
+    maxEntities: DEFAULT_MAX_ENTITIES,
+  };
 }
 
 /** Per-record squared error per feature, recovered from BatchScores (contributions × score × d). */
@@ -100,15 +128,23 @@ function featureErrors(r: BatchScores): Float32Array {
   return out;
 }
 
-function ewma(scores: Float32Array, halfLife: number, start?: number): { out: Float32Array; last: number } {
-  const alpha = 1 - 2 ** (-1 / halfLife);
-  const out = new Float32Array(scores.length);
-  let level = start ?? scores[0] ?? 0;
-  for (let i = 0; i < scores.length; i++) {
-    level += alpha * (scores[i]! - level);
-    out[i] = level;
-  }
-  return { out, last: level };
+/**
+ * Test scores through the post-processing the Detector was calibrated with: one processor, fed the training
+ * rows first where the test rows continue them (as a live stream would have), fresh otherwise.
+ */
+function processTestScores(
+  settings: PostprocessSettings,
+  trainScores: Float32Array | undefined,
+  testScores: Float32Array,
+): Float32Array {
+  const p = new ScorePostprocessor(settings);
+  if (trainScores) p.process(trainScores, trainScores.length);
+  return p.process(
+    testScores,
+    testScores.length,
+    undefined,
+    new Float32Array(testScores.length),
+  ) as Float32Array;
 }
 
 /** One split's result plus the raw test scores (kept out of the report, handy for experiments). */
@@ -142,6 +178,7 @@ async function trainAndScore(
   postThreshold?: number;
 }> {
   const model = options.model ?? { kind: 'dense' };
+  const settings = artifactPostprocess(options.postprocess, ds.ordered);
   const common = {
     ...options.train,
     seed: options.seed ?? 42,
@@ -162,11 +199,22 @@ async function trainAndScore(
       ...common,
       featureNames: names,
       model: convOverrides(ds, model),
+      ...(settings ? { postprocess: settings } : {}),
     });
     const t1 = performance.now();
     // One series cut in two: the first test windows look back into the training rows, as a live stream would.
     // A separate recording starts with an empty history.
     detector.resetHistory();
+    if (settings) {
+      const trainScores = s.testFollowsTrain ? detector.scoreOnly(s.train, s.nTrain) : undefined;
+      const scores = processTestScores(settings, trainScores, detector.scoreOnly(s.test, s.nTest));
+      return {
+        detector,
+        scores,
+        trainSeconds: (t1 - t0) / 1000,
+        scoreSeconds: (performance.now() - t1) / 1000,
+      };
+    }
     if (options.postprocess) {
       const trainScores = detector.score(s.train, s.nTrain);
       if (!s.testFollowsTrain) detector.resetHistory();
@@ -196,8 +244,20 @@ async function trainAndScore(
     ...common,
     featureNames: ds.featureNames,
     model,
+    ...(settings ? { postprocess: settings } : {}),
   });
   const t1 = performance.now();
+  if (settings) {
+    const follows = split.series?.testFollowsTrain ?? false;
+    const trainScores = follows ? detector.scoreOnly(split.train, split.nTrain) : undefined;
+    const scores = processTestScores(settings, trainScores, detector.scoreOnly(split.test, split.nTest));
+    return {
+      detector,
+      scores,
+      trainSeconds: (t1 - t0) / 1000,
+      scoreSeconds: (performance.now() - t1) / 1000,
+    };
+  }
   if (options.postprocess) {
     const post = postprocessScores(
       detector.score(split.train, split.nTrain),
@@ -245,9 +305,10 @@ function postprocessScores(
     testScores = norm(featureErrors(test), test.n);
   }
   if (post.ewmaHalfLife !== undefined && post.ewmaHalfLife > 0) {
-    const tr = ewma(trainScores, post.ewmaHalfLife);
-    trainScores = tr.out;
-    testScores = ewma(testScores, post.ewmaHalfLife, testFollowsTrain ? tr.last : undefined).out;
+    const p = new ScorePostprocessor({ ewmaHalfLife: post.ewmaHalfLife, maxEntities: 1 });
+    trainScores = p.process(trainScores, train.n) as Float32Array;
+    if (!testFollowsTrain) p.reset();
+    testScores = p.process(testScores, test.n) as Float32Array;
   }
   return { scores: testScores, postThreshold: quantile(trainScores, 0.99) };
 }
@@ -314,7 +375,9 @@ export async function evaluateSplit(
         rule:
           postThreshold !== undefined
             ? `post-processed scores (${JSON.stringify(options.postprocess)}): the 0.99 quantile of the training records' processed scores`
-            : `the model's calibrated threshold: ${fitted}`,
+            : cal.postprocess
+              ? `the model's calibrated threshold on post-processed scores (${JSON.stringify(cal.postprocess)}): ${fitted}`
+              : `the model's calibrated threshold: ${fitted}`,
         precision: atThreshold.precision,
         recall: atThreshold.recall,
         f1: atThreshold.f1,
