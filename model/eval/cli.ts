@@ -87,6 +87,7 @@ interface EvaluateFlags {
   epochs?: string;
   ewma?: string;
   likelihood?: string;
+  falseAlarmRate?: string;
   backend: string;
 }
 
@@ -108,6 +109,10 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
     .option('--window <n>', 'CSV: rows per record (default 1)')
     .option('--epochs <n>', 'most training epochs (default: the trainer default)')
     .option(
+      '--false-alarm-rate <q>',
+      'train the model with its threshold at this per-record false-alarm rate (default 1e-4, from the fitted tail)',
+    )
+    .option(
       '--ewma <halfLife>',
       'ordered data: causal EWMA of the scores, half-life in records (model/postprocess.ts)',
     )
@@ -123,6 +128,10 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
       const trainRows = numberOption('train-rows', flags.trainRows, { int: true, min: 1 });
       const trainFraction = numberOption('train-fraction', flags.trainFraction, { min: 0, max: 1 });
       const window = numberOption('window', flags.window, { int: true, min: 1 });
+      const falseAlarmRate = numberOption('false-alarm-rate', flags.falseAlarmRate, {
+        min: 1e-12,
+        max: 0.49,
+      });
       const ewmaHalfLife = numberOption('ewma', flags.ewma, { min: 0 });
       const likelihoodHalfLife = numberOption('likelihood', flags.likelihood, { min: 1 });
       const postprocess =
@@ -155,7 +164,14 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
         model,
         modelLabel: flags.model,
         seed,
-        ...(epochs !== undefined ? { train: { epochs } } : {}),
+        ...(epochs !== undefined || falseAlarmRate !== undefined
+          ? {
+              train: {
+                ...(epochs !== undefined ? { epochs } : {}),
+                ...(falseAlarmRate !== undefined ? { threshold: { falseAlarmRate } } : {}),
+              },
+            }
+          : {}),
         ...(postprocess ? { postprocess } : {}),
         onSplit: (e) => {
           if (e.phase === 'done' && e.result) {
