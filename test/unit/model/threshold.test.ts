@@ -107,6 +107,36 @@ describe('the default operating point: a false-alarm rate from the fitted tail',
   });
 });
 
+describe('calibrations from older artifacts', () => {
+  it('still judge and grade scores: a quantile, a quantile-matched tail, no fit or rate recorded', () => {
+    // The shape older artifacts stored (threshold at the 0.99 quantile, ξ ∈ [0, 1], no `fit`, no rate).
+    const old = {
+      quantile: 0.99,
+      threshold: 2,
+      distribution: {
+        n: 1_000,
+        levels: [0, 0.5, 0.995],
+        values: [0, 1, 2.5],
+        tail: { u: 2.5, pU: 0.005, sigma: 0.5, xi: 0.2 },
+      },
+      perEntity: {},
+      minEntitySamples: 200,
+    };
+    expect(falseAlarmRateOf(old)).toBeCloseTo(0.01, 12);
+    const compiled = new CompiledThresholds(old);
+    const s = Float32Array.of(1.5, 2, 2.5, 40);
+    const thr = new Float32Array(4);
+    const sev = new Float32Array(4);
+    const flag = new Uint8Array(4);
+    compiled.apply(s, 4, undefined, 1, thr, sev, flag);
+    expect(Array.from(flag)).toEqual([0, 0, 1, 1]);
+    expect(sev[1]).toBe(0);
+    expect(sev[2]).toBeGreaterThan(0);
+    expect(sev[3]).toBe(1);
+    expect(atFalseAlarmRate(old, 1e-4).threshold).toBeGreaterThan(2.5);
+  });
+});
+
 describe('calibrate', () => {
   it('meets its target quantile on fresh normal scores', () => {
     const fresh = logNormalScores(200_000, 2);
