@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../../model/backend.js';
+import { createEvaluateCommand } from '../../../../model/eval/cli.js';
 import { loadCsvDataset } from '../../../../model/eval/datasets.js';
 import { evaluateSplit } from '../../../../model/eval/evaluate.js';
 import { nabScore, windowsFromLabels } from '../../../../model/eval/nab.js';
@@ -87,5 +88,33 @@ describe('vigil evaluate on any ordered CSV', () => {
     expect(result.nab!.windows).toBe(2);
     expect(result.nab!.detectedWindows).toBe(2);
     expect(result.nab!.raw).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('vigil evaluate prints the normal rows flagged beside the configured rate, and takes --false-alarm-rate', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-evalcli-'));
+    const data = path.join(dir, 's.csv');
+    writeFileSync(data, seriesCsv(1_000, 3, true));
+    const printed: string[] = [];
+    await createEvaluateCommand({ stdout: (t) => printed.push(t) }).parseAsync(
+      [
+        '--data',
+        data,
+        '--window',
+        '8',
+        '--epochs',
+        '5',
+        '--false-alarm-rate',
+        '0.001',
+        '--out',
+        path.join(dir, 'r.html'),
+        '--json',
+        path.join(dir, 'r.json'),
+      ],
+      { from: 'user' },
+    );
+    const text = printed.join('');
+    expect(text).toMatch(/normal rows flagged \d[\d.]* % \(configured 0\.100 %\)/);
+    const run = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8'));
+    expect(run.datasets[0].splits[0].calibrated.targetRate).toBe(0.001);
   }, 120_000);
 });
