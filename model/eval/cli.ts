@@ -88,6 +88,7 @@ interface EvaluateFlags {
   ewma?: string;
   likelihood?: string;
   falseAlarmRate?: string;
+  nab?: boolean;
   backend: string;
 }
 
@@ -107,6 +108,7 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
     .option('--train-rows <n>', 'CSV without a split column: train on the first n rows')
     .option('--train-fraction <f>', 'CSV without a split column: train on this share of leading rows')
     .option('--window <n>', 'CSV: rows per record (default 1)')
+    .option('--nab', 'CSV: one NAB series; also report the NAB score (windows = runs of label 1)')
     .option('--epochs <n>', 'most training epochs (default: the trainer default)')
     .option(
       '--false-alarm-rate <q>',
@@ -154,6 +156,7 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
         ...(trainRows !== undefined ? { trainRows } : {}),
         ...(trainFraction !== undefined ? { trainFraction } : {}),
         ...(window !== undefined ? { window } : {}),
+        ...(flags.nab ? { nab: true } : {}),
       });
       await initBackend({
         preference: flags.backend as BackendPreference,

@@ -409,6 +409,11 @@ export interface CsvDatasetOptions {
   trainFraction?: number;
   /** Rows per record (default 1). */
   window?: number;
+  /**
+   * Score the test rows' detections with NAB too: the file is one NAB series in time order and its windows are
+   * the runs of label 1 (NAB's combined_windows, ends inclusive).
+   */
+  nab?: boolean;
 }
 
 /**
@@ -511,6 +516,7 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
       protocol: protocol + (window > 1 ? `; window of ${window} rows.` : '; one row a record.'),
       droppedTrainAnomalies: dropped,
       source: file,
+      ...(options.nab ? { nab: { rows: n, windows: windowsFromLabels(labels) } } : {}),
     };
   }
 }

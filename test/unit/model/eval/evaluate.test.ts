@@ -65,8 +65,11 @@ describe('vigil evaluate on any ordered CSV', () => {
       .split('\n')
       .slice(1)
       .map((l) => Number(l.split(',')[2]));
-    const ds = { ...base, nab: { rows: 1_000, windows: windowsFromLabels(labels) } };
+    const ds = loadCsvDataset(writeTemp('n.csv', text), { trainRows: 500, window: 8, nab: true });
+    expect(ds.nab).toEqual({ rows: 1_000, windows: windowsFromLabels(labels) });
+    expect(base.nab).toBeUndefined();
     const { result, scores } = await evaluateSplit(ds, ds.splits[0]!, { seed: 2, train: { epochs: 10 } });
+    const nab = ds.nab!;
     const c = result.calibrated;
     expect(c.targetRate).toBe(1e-4);
     expect(c.rule).toMatch(/false-alarm rate of 0\.0001/);
@@ -84,7 +87,7 @@ describe('vigil evaluate on any ordered CSV', () => {
     expect(normals).toBe(500 - 70);
     expect(c.normalFlaggedRate).toBe(fp / normals);
     // The level shifts are gross: both windows are caught.
-    expect(result.nab).toEqual(nabScore(detections, ds.nab.windows));
+    expect(result.nab).toEqual(nabScore(detections, nab.windows));
     expect(result.nab!.windows).toBe(2);
     expect(result.nab!.detectedWindows).toBe(2);
     expect(result.nab!.raw).toBeGreaterThan(0);
