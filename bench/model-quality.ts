@@ -96,8 +96,8 @@ ${machineLines(start, {
 
 Protocol: shared/data/README.md (train on the normal training rows only, scaling fitted inside the model on
 them, every test row scored; AUC-PR = average precision as scikit-learn computes it; ADBench figures are the
-mean of the three seeded splits). "F1 % at threshold" uses the model's own calibrated threshold (the 0.99
-quantile of held-out training scores), chosen without test labels. *best-F1 picks its threshold with the test
+mean of the three seeded splits). "F1 % at threshold" uses the model's own calibrated threshold (by default
+a per-record false-alarm rate of 1e-4 from the tail fitted to held-out training scores), chosen without test labels. *best-F1 picks its threshold with the test
 labels: an upper bound, shown beside, never instead. "vs bar": both AUC-ROC and AUC-PR at least the best peer's.
 
 ${table}

@@ -65,7 +65,8 @@ export async function runQuality(
     out.push({ config: config.label, dataset: name, result, seconds });
     log(
       `${config.label.padEnd(28)} ${name.padEnd(24)} AUC-ROC ${pct(result.mean.aucRoc)}  AUC-PR ${pct(result.mean.aucPr)}  ` +
-        `F1@thr ${pct(result.mean.f1)}  best-F1* ${pct(result.mean.bestF1)}  ` +
+        `F1@thr ${pct(result.mean.f1)}  best-F1* ${pct(result.mean.bestF1)}  normal flagged ${pct(result.mean.normalFlaggedRate)}  ` +
+        (result.splits[0]?.nab ? `NAB raw ${result.splits[0].nab.raw.toFixed(3)}  ` : '') +
         `[${result.splits.map((s) => `${pct(s.aucRoc)}/${pct(s.aucPr)}`).join(' ')}]  ${seconds.toFixed(0)} s`,
     );
   }

@@ -92,11 +92,13 @@ export async function startService(
   const backend = await initBackend({ preference: config.model.backend, logger });
   const t = config.model.threshold;
   const threshold =
-    t.method === 'quantile'
-      ? { threshold: { quantile: t.quantile } }
-      : t.method === 'fixed' && t.value !== undefined
-        ? { threshold: { value: t.value } }
-        : {};
+    t.method === 'rate'
+      ? { threshold: { falseAlarmRate: t.falseAlarmRate } }
+      : t.method === 'quantile'
+        ? { threshold: { quantile: t.quantile } }
+        : t.method === 'fixed' && t.value !== undefined
+          ? { threshold: { value: t.value } }
+          : {};
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
   const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));

@@ -18,6 +18,7 @@ import type { TrainingDataSummary } from './summary.js';
 import {
   type AdaptiveOptions,
   AdaptiveThreshold,
+  atFalseAlarmRate,
   atFixedThreshold,
   atQuantile,
   CompiledThresholds,
@@ -76,10 +77,10 @@ export interface DetectorOptions {
   /** Rows per backend call; larger batches are split. Default 4096. */
   maxBatch?: number;
   /**
-   * Operating point: the artifact's calibrated threshold (default), another quantile of the stored normal
-   * score distribution, or a fixed value.
+   * Operating point: the artifact's calibrated threshold (default), another per-record false-alarm rate or
+   * quantile of the stored normal score distribution (its fitted tail beyond the data), or a fixed value.
    */
-  threshold?: { quantile: number } | { value: number };
+  threshold?: { quantile: number } | { falseAlarmRate: number } | { value: number };
   /** Track slow drift in normal scores (see AdaptiveThreshold). Default off. */
   adaptive?: AdaptiveOptions | false;
   /** conv1d: most entities whose recent rows are kept between batches. Default 100,000. */
@@ -121,7 +122,9 @@ export class Detector implements Scorer {
         ? state.calibration
         : 'value' in t
           ? atFixedThreshold(state.calibration, t.value)
-          : atQuantile(state.calibration, t.quantile);
+          : 'falseAlarmRate' in t
+            ? atFalseAlarmRate(state.calibration, t.falseAlarmRate)
+            : atQuantile(state.calibration, t.quantile);
     this.thresholds = new CompiledThresholds(this.activeCalibration);
     this.adaptive = options.adaptive
       ? new AdaptiveThreshold(this.activeCalibration, options.adaptive)
@@ -227,6 +230,22 @@ export class Detector implements Scorer {
     this.thresholds.apply(scores, n, entities, factor, threshold, sev, isAnomaly);
     this.adaptive?.update(scores, isAnomaly, n);
     return { n, d, scores, contributions, expected, severity: sev, isAnomaly, threshold };
+  }
+
+  /**
+   * Judge scores made elsewhere (post-processed ones, with `calibration.postprocess`) against this model's
+   * thresholds: threshold, severity and decision per row, as score() fills them. No adaptive update.
+   */
+  judge(
+    scores: Float32Array,
+    n: number,
+    entities?: readonly string[],
+  ): Pick<BatchScores, 'threshold' | 'severity' | 'isAnomaly'> {
+    const threshold = new Float32Array(n);
+    const severity = new Float32Array(n);
+    const isAnomaly = new Uint8Array(n);
+    this.thresholds.apply(scores, n, entities, this.adaptive?.factor ?? 1, threshold, severity, isAnomaly);
+    return { threshold, severity, isAnomaly };
   }
 
   /**

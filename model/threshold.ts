@@ -2,25 +2,54 @@
  * Thresholds and severities from held-out normal scores. Pure: no tensors, no I/O.
  *
  * A score distribution is stored as quantile knots over its body (a piecewise-linear CDF, so it is continuous
- * and monotonic rather than the empirical CDF's steps) and a generalised Pareto tail fitted to the exceedances
- * over the body's top (peaks over threshold). The tail's shape ξ is held in [0, 1]: ξ < 0 would give the
- * tail a finite end beyond which every score has the same severity; ξ = 0 is the exponential tail.
+ * and monotonic rather than the empirical CDF's steps) and a generalised Pareto tail fitted to the excesses
+ * over the body's top: peaks over threshold, as SPOT (Siffer et al., KDD 2017) and the telemanom family set an
+ * alarm level far beyond what a calibration set can show. The GPD is fitted by maximum likelihood (Grimshaw's
+ * one-dimensional profile, as SPOT does), its shape ξ held in [−0.5, 1] where the estimator is regular, and
+ * kept only where a likelihood-ratio test rejects the exponential tail (ξ = 0) at 5 %: the shape is the
+ * noisiest parameter and the one that moves a far threshold most.
  *
- * severity(s) = F(s), the probability that a normal score is at most s: 0 for the lowest normal scores, the
- * calibrated quantile at the threshold, → 1 far beyond it. tailProbability(s) = 1 − F(s) is the p-value.
- * The threshold is F⁻¹(quantile), so severity at the threshold equals the quantile by construction.
+ * The default operating point is a per-record false-alarm rate q (1e-4): the tail starts at the 0.98 quantile
+ * (SPOT's initial level, or higher up where 50 excesses need more room) and the threshold is F⁻¹(1 − q), from
+ * the fitted tail wherever q lies beyond the body. Fallback when the tail cannot be fitted (fewer than
+ * MIN_GPD_EXCESSES excesses, or a likelihood with no finite maximum in the ξ range): an exponential tail with the
+ * excesses' mean as its scale (the ξ = 0 maximum-likelihood fit); when the excesses have no spread at all, a
+ * small exponential tail scaled from the body, so thresholds and severities stay finite and monotonic. The rule
+ * that fired is stored in the tail (`fit`).
+ *
+ * severity(s) is 0 at the threshold and rises with the tail probability p(s) = 1 − F(s) on a log scale:
+ * log10(p(threshold) / p(s)) / SEVERITY_DECADES, clipped to [0, 1] (0.5 where a normal score is 1,000 times
+ * rarer than at the threshold, with the default three decades): like OpenSearch's anomaly grade, it ranks
+ * anomalies instead of reading 0.99 for all of them.
  */
 import { VigilError } from '../core/errors.js';
+import type { PostprocessSettings } from './postprocess.js';
 
 export interface TailModel {
   /** Start of the tail (a score), the top of the body. */
   readonly u: number;
   /** Share of calibration scores above u. */
   readonly pU: number;
-  /** GPD scale σ > 0 and shape ξ ∈ [0, 0.5]. */
+  /** GPD scale σ > 0 and shape ξ ∈ [−0.5, 1] (artifacts before the MLE fit hold ξ ∈ [0, 1]). */
   readonly sigma: number;
   readonly xi: number;
+  /**
+   * How the tail was fitted: `gpd` (maximum likelihood), `exponential` (the fallback: too few excesses or no
+   * maximum), `constant` (the excesses have no spread). Absent in older artifacts (quantile-matched GPD).
+   */
+  readonly fit?: TailFit;
 }
+
+export type TailFit = 'gpd' | 'exponential' | 'constant';
+
+/** Fewest excesses over the tail's start for a GPD fit; below it the exponential fallback is used. */
+export const MIN_GPD_EXCESSES = 10;
+/** Severity reaches 1 where a score is this many decades rarer than the threshold. */
+export const SEVERITY_DECADES = 3;
+/** The default per-record false-alarm rate. */
+export const DEFAULT_FALSE_ALARM_RATE = 1e-4;
+/** SPOT's initial level: the tail starts at this quantile (or higher up, see minTailSamples). */
+export const DEFAULT_TAIL_START = 0.98;
 
 export interface ScoreDistribution {
   /** Calibration scores it was fitted to. */
@@ -38,23 +67,43 @@ export interface EntityThreshold {
 }
 
 export interface ThresholdCalibration {
-  /** CDF level the threshold sits at (1 − target false-positive rate). */
+  /** CDF level the threshold sits at (1 − the per-record false-alarm rate). */
   readonly quantile: number;
+  /**
+   * The per-record false-alarm rate the threshold was set for (1 − quantile), when set as a rate; absent in
+   * older artifacts and for quantile calibrations.
+   */
+  readonly falseAlarmRate?: number;
   readonly threshold: number;
   readonly distribution: ScoreDistribution;
   /** Entities with enough calibration scores of their own; others use the global threshold. */
   readonly perEntity: Readonly<Record<string, EntityThreshold>>;
   readonly minEntitySamples: number;
+  /**
+   * Set when the threshold was calibrated on post-processed scores (model/postprocess.ts): those settings must
+   * run between score and threshold wherever this calibration judges scores.
+   */
+  readonly postprocess?: PostprocessSettings;
 }
 
 export interface ThresholdOptions {
-  /** Threshold at this quantile of normal scores. Default 0.99. Exclusive with targetFpr. */
-  quantile?: number;
-  /** Threshold at this false-positive rate on normal data (quantile = 1 − targetFpr). */
+  /**
+   * Per-record false-alarm rate q on normal data: the threshold is F⁻¹(1 − q), from the fitted tail wherever q
+   * lies beyond the body. Default 1e-4 when no quantile is given.
+   */
+  falseAlarmRate?: number;
+  /** The same as falseAlarmRate (its older name). */
   targetFpr?: number;
   /**
-   * Fewest calibration scores left above the empirical body for the tail fit. Default 50. The body always
-   * reaches at least halfway from the threshold's level to 1 where the data allows.
+   * Threshold at this quantile of normal scores, with the body reaching up to it (an empirical quantile within
+   * the data's resolution). Exclusive with falseAlarmRate.
+   */
+  quantile?: number;
+  /** Rate mode: the quantile where the GPD tail starts (SPOT's initial threshold). Default 0.98. */
+  tailStart?: number;
+  /**
+   * Fewest calibration scores left above the empirical body for the tail fit. Default 50. In quantile mode the
+   * body always reaches at least halfway from the threshold's level to 1 where the data allows.
    */
   minTailSamples?: number;
   /** Quantile knots kept for the body. Default 128 (global), 32 (per entity). */
@@ -67,11 +116,41 @@ export interface ThresholdOptions {
   maxEntities?: number;
 }
 
-function resolveQuantile(options: ThresholdOptions): number {
-  if (options.quantile !== undefined && options.targetFpr !== undefined) {
-    throw new VigilError('CONFIG_INVALID', 'Give either threshold quantile or targetFpr, not both.');
+interface OperatingPoint {
+  readonly quantile: number;
+  /** Set when the point was given as a rate (or by default): the tail then starts at tailStart. */
+  readonly falseAlarmRate?: number;
+}
+
+function resolveOperatingPoint(options: ThresholdOptions): OperatingPoint {
+  if (
+    options.falseAlarmRate !== undefined &&
+    options.targetFpr !== undefined &&
+    options.falseAlarmRate !== options.targetFpr
+  ) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      'Give either falseAlarmRate or targetFpr (its older name), not both.',
+    );
   }
-  const q = options.targetFpr !== undefined ? 1 - options.targetFpr : (options.quantile ?? 0.99);
+  const rate = options.falseAlarmRate ?? options.targetFpr;
+  if (options.quantile !== undefined && rate !== undefined) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      'Give either a threshold quantile or a false-alarm rate, not both.',
+    );
+  }
+  if (options.quantile !== undefined) return { quantile: resolveQuantile(options.quantile) };
+  const q = rate ?? DEFAULT_FALSE_ALARM_RATE;
+  if (!(q > 0 && q < 0.5)) {
+    throw new VigilError('CONFIG_INVALID', `The false-alarm rate must be in (0, 0.5), got ${q}.`, {
+      details: { falseAlarmRate: q },
+    });
+  }
+  return { quantile: 1 - q, falseAlarmRate: q };
+}
+
+function resolveQuantile(q: number): number {
   if (!(q > 0 && q < 1)) {
     throw new VigilError('CONFIG_INVALID', `Threshold quantile must be in (0, 1), got ${q}.`, {
       details: { q },
@@ -97,43 +176,102 @@ function quantileOfSorted(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/** Profile log-likelihood of a GPD at θ = ξ/σ (Grimshaw 1993): ξ(θ) = mean log(1 + θy), σ = ξ/θ. */
+function profile(y: Float64Array, theta: number): { xi: number; sigma: number; ll: number } {
+  const m = y.length;
+  if (Math.abs(theta) < 1e-12) {
+    let mean = 0;
+    for (const v of y) mean += v;
+    mean /= m;
+    return { xi: 0, sigma: mean, ll: -m * Math.log(mean) - m };
+  }
+  let acc = 0;
+  for (const v of y) acc += Math.log1p(theta * v);
+  const xi = acc / m;
+  const sigma = xi / theta;
+  return { xi, sigma, ll: -m * Math.log(sigma) - (1 + 1 / xi) * acc };
+}
+
+const XI_MIN = -0.5;
+const XI_MAX = 1;
+/** χ²₁ at 95 %: the likelihood-ratio test of the GPD's shape against the exponential tail (ξ = 0). */
+const LR_CRITICAL = 3.841;
+
 /**
- * GPD fit to exceedances y ≥ 0 (ascending) by matching their median and 90th percentile. Quantile matching
- * rather than moments because normal scores routinely have a few huge values (rare normal modes the model
- * reconstructs badly) that wreck moment estimates; ξ is held in [0, 1].
+ * Maximum-likelihood GPD fit to excesses y ≥ 0 over the tail's start, as SPOT fits its tail: the likelihood is
+ * maximised over θ = ξ/σ alone (Grimshaw's reduction; ξ and σ follow from θ), on a grid across the whole
+ * admissible range θ > −1/max(y), refined by golden-section search, with ξ kept in [−0.5, 1]. Falls back to
+ * the exponential tail (ξ = 0, σ = mean excess: its own maximum-likelihood fit) below MIN_GPD_EXCESSES excesses
+ * or when no finite maximum is found; `constant` when the excesses have no spread.
  */
-export function fitTail(exceedances: Float64Array): { sigma: number; xi: number } {
-  const m = exceedances.length;
-  if (m === 0) return { sigma: 0, xi: 0 };
-  const y50 = quantileOfSorted(exceedances, 0.5);
-  const y90 = quantileOfSorted(exceedances, 0.9);
-  if (!(y50 > 0)) return { sigma: y90 > 0 ? y90 / Math.LN10 : 0, xi: 0 };
-  // y_p = σ((1 − p)^−ξ − 1)/ξ, so y90/y50 = (10^ξ − 1)/(2^ξ − 1): ln 10 / ln 2 at ξ = 0, increasing in ξ.
-  const ratio = y90 / y50;
-  const r = (xi: number): number => (xi < 1e-9 ? Math.LN10 / Math.LN2 : (10 ** xi - 1) / (2 ** xi - 1));
-  let xi = 0;
-  if (m >= 10 && ratio > r(0)) {
-    let lo = 0;
-    let hi = 1;
-    if (ratio >= r(1)) xi = 1;
-    else {
-      for (let k = 0; k < 50; k++) {
-        const mid = (lo + hi) / 2;
-        if (r(mid) < ratio) lo = mid;
-        else hi = mid;
-      }
-      xi = (lo + hi) / 2;
+export function fitTail(exceedances: ArrayLike<number>): { sigma: number; xi: number; fit: TailFit } {
+  const y = Float64Array.from(exceedances);
+  const m = y.length;
+  let mean = 0;
+  let max = 0;
+  for (const v of y) {
+    mean += v;
+    if (v > max) max = v;
+  }
+  mean = m > 0 ? mean / m : 0;
+  if (!(mean > 0) || !Number.isFinite(mean)) return { sigma: 0, xi: 0, fit: 'constant' };
+  const exponential = { sigma: mean, xi: 0, fit: 'exponential' as const };
+  if (m < MIN_GPD_EXCESSES) return exponential;
+  // θ on a log grid each side of 0, in units of 1/mean (scale-free): negative down to just above −1/max.
+  const candidates: number[] = [0];
+  for (let k = 0; k <= 60; k++) {
+    const t = 10 ** (-4 + (8 * k) / 60);
+    candidates.push(t / mean);
+    const neg = -(1 / max) * (1 - 10 ** (-6 + (6 * k) / 60));
+    if (neg < 0) candidates.push(neg);
+  }
+  candidates.sort((p, q) => p - q);
+  const admissible = (t: number): number => {
+    const f = profile(y, t);
+    return Number.isFinite(f.ll) && f.xi >= XI_MIN && f.xi <= XI_MAX && f.sigma > 0 ? f.ll : -Infinity;
+  };
+  const lls = candidates.map(admissible);
+  let best = 0;
+  for (let k = 1; k < lls.length; k++) if (lls[k]! > lls[best]!) best = k;
+  if (!Number.isFinite(lls[best]!)) return exponential;
+  // Golden-section search between the best grid point's neighbours (the profile is unimodal there in practice).
+  let lo = candidates[Math.max(0, best - 1)]!;
+  let hi = candidates[Math.min(candidates.length - 1, best + 1)]!;
+  const g = (Math.sqrt(5) - 1) / 2;
+  let x1 = hi - g * (hi - lo);
+  let x2 = lo + g * (hi - lo);
+  let f1 = admissible(x1);
+  let f2 = admissible(x2);
+  for (let k = 0; k < 60; k++) {
+    if (f1 >= f2) {
+      hi = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = hi - g * (hi - lo);
+      f1 = admissible(x1);
+    } else {
+      lo = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = lo + g * (hi - lo);
+      f2 = admissible(x2);
     }
   }
-  const sigma = xi < 1e-9 ? y50 / Math.LN2 : (y50 * xi) / (2 ** xi - 1);
-  return { sigma, xi };
+  const refined = f1 >= f2 ? x1 : x2;
+  const theta = Math.max(f1, f2) > lls[best]! ? refined : candidates[best]!;
+  const fit = profile(y, theta);
+  if (!(fit.sigma > 0) || !Number.isFinite(fit.sigma) || !Number.isFinite(fit.xi)) return exponential;
+  // The shape is the noisiest parameter and the one that moves a far threshold most (with 50 excesses its
+  // standard error is about 0.15): keep the exponential tail unless the data reject it, by a likelihood-ratio
+  // test at 5 % (χ²₁).
+  if (2 * (fit.ll - profile(y, 0).ll) < LR_CRITICAL) return exponential;
+  return { sigma: fit.sigma, xi: fit.xi, fit: 'gpd' };
 }
 
 /**
  * Fit a distribution to calibration scores. The body (empirical, linearly interpolated) reaches up to the
- * level where `minTailSamples` scores remain above it, but at least up to `bodyTop`, so a threshold inside
- * the data's resolution comes from the data; the GPD tail extrapolates beyond. Knots are spaced
- * geometrically in tail probability, dense where thresholds live.
+ * level `bodyTop`, or lower where fewer than `minTailSamples` scores would remain above it; the GPD tail
+ * extrapolates beyond. Knots are spaced geometrically in tail probability, dense where thresholds live.
  */
 export function fitDistribution(
   scores: ArrayLike<number>,
@@ -165,20 +303,21 @@ export function fitDistribution(
   }
   const ex = new Float64Array(n - first);
   for (let i = first; i < n; i++) ex[i - first] = sorted[i]! - u;
-  let { sigma, xi } = fitTail(ex);
-  if (!(sigma > 0) || !Number.isFinite(sigma)) {
+  let { sigma, xi, fit } = fitTail(ex);
+  if (fit === 'constant') {
     // No spread above u (discrete or constant scores): a small exponential tail keeps severity monotonic.
     const spread = values[values.length - 1]! - values[0]!;
     sigma = Math.max(spread / 10, Math.abs(u) * 0.1, 1e-12);
     xi = 0;
   }
-  return { n, levels, values, tail: { u, pU, sigma, xi } };
+  return { n, levels, values, tail: { u, pU, sigma, xi, fit } };
 }
 
-/** Survival of the tail model at y = s − u ≥ 0, relative to the tail's own mass. */
+/** Survival of the tail model at y = s − u ≥ 0, relative to the tail's own mass (0 past a bounded tail's end). */
 function tailSurvival(t: TailModel, y: number): number {
-  if (t.xi < 1e-9) return Math.exp(-y / t.sigma);
-  return (1 + (t.xi * y) / t.sigma) ** (-1 / t.xi);
+  if (Math.abs(t.xi) < 1e-9) return Math.exp(-y / t.sigma);
+  const z = 1 + (t.xi * y) / t.sigma;
+  return z <= 0 ? 0 : z ** (-1 / t.xi);
 }
 
 /** F(s): the CDF of normal scores at s (continuous, non-decreasing, strictly increasing above the body). */
@@ -200,14 +339,31 @@ export function cdf(dist: ScoreDistribution, s: number): number {
   return levels[lo]! + ((levels[hi]! - levels[lo]!) * (s - v0)) / (v1 - v0);
 }
 
+/** p(s) = 1 − F(s), computed from the tail directly above its start (no cancellation at tiny rates). */
 export function tailProbability(dist: ScoreDistribution, s: number): number {
+  if (Number.isNaN(s)) return Number.NaN;
+  const { tail } = dist;
+  if (s >= tail.u) return tail.pU * tailSurvival(tail, s - tail.u);
   return 1 - cdf(dist, s);
 }
 
-/** Severity in [0, 1]: F(s). */
-export function severity(dist: ScoreDistribution, s: number): number {
-  const p = cdf(dist, s);
-  return Math.min(1, Math.max(0, p));
+/**
+ * Severity in [0, 1] of score s judged against `threshold` on the same distribution: 0 at or below the
+ * threshold, log10(p(threshold) / p(s)) / SEVERITY_DECADES above it, clipped to 1. `pThreshold` may be passed
+ * precomputed (the hot path).
+ */
+export function severity(
+  dist: ScoreDistribution,
+  s: number,
+  threshold: number,
+  pThreshold = tailProbability(dist, threshold),
+): number {
+  if (Number.isNaN(s)) return Number.NaN;
+  if (!(s > threshold)) return 0;
+  const p = tailProbability(dist, s);
+  if (!(p > 0) || !(pThreshold > 0)) return 1;
+  const v = Math.log10(pThreshold / p) / SEVERITY_DECADES;
+  return Math.min(1, Math.max(0, v));
 }
 
 /** F⁻¹(q): the score at CDF level q. */
@@ -217,7 +373,8 @@ export function inverseCdf(dist: ScoreDistribution, q: number): number {
   if (q >= top) {
     const r = (1 - q) / tail.pU;
     if (r <= 0) return Number.POSITIVE_INFINITY;
-    const y = tail.xi < 1e-9 ? -tail.sigma * Math.log(r) : (tail.sigma / tail.xi) * (r ** -tail.xi - 1);
+    const y =
+      Math.abs(tail.xi) < 1e-9 ? -tail.sigma * Math.log(r) : (tail.sigma / tail.xi) * (r ** -tail.xi - 1);
     return tail.u + y;
   }
   let i = 1;
@@ -236,12 +393,19 @@ export function calibrate(
   options: ThresholdOptions = {},
   entities?: readonly string[],
 ): ThresholdCalibration {
-  const quantile = resolveQuantile(options);
+  const point = resolveOperatingPoint(options);
+  const { quantile } = point;
   const minTail = options.minTailSamples ?? 50;
   if (!(Number.isInteger(minTail) && minTail >= 1)) {
     throw new VigilError('CONFIG_INVALID', `minTailSamples must be a positive integer, got ${minTail}.`);
   }
-  const bodyTop = 1 - (1 - quantile) / 2;
+  const tailStart = options.tailStart ?? DEFAULT_TAIL_START;
+  if (!(tailStart > 0.5 && tailStart < 1)) {
+    throw new VigilError('CONFIG_INVALID', `tailStart must be in (0.5, 1), got ${tailStart}.`);
+  }
+  // Rate mode: the tail starts at SPOT's initial level and carries the threshold wherever the rate lies beyond
+  // it. Quantile mode keeps the body up to (past) the quantile, so the threshold is an empirical quantile.
+  const bodyTop = point.falseAlarmRate !== undefined ? tailStart : 1 - (1 - quantile) / 2;
   const distribution = fitDistribution(scores, bodyTop, options.knots ?? 128, minTail);
   const minEntitySamples = options.minEntitySamples ?? 200;
   const perEntity: Record<string, EntityThreshold> = {};
@@ -273,6 +437,7 @@ export function calibrate(
   }
   return {
     quantile,
+    ...(point.falseAlarmRate !== undefined ? { falseAlarmRate: point.falseAlarmRate } : {}),
     threshold: inverseCdf(distribution, quantile),
     distribution,
     perEntity,
@@ -280,17 +445,29 @@ export function calibrate(
   };
 }
 
+/** The per-record false-alarm rate a calibration's threshold stands for (older artifacts: 1 − quantile). */
+export function falseAlarmRateOf(cal: ThresholdCalibration): number {
+  return cal.falseAlarmRate ?? 1 - cal.quantile;
+}
+
 /**
  * The same calibration with every threshold moved to quantile q of its stored distribution (global and per
  * entity): a new operating point without retraining.
  */
 export function atQuantile(cal: ThresholdCalibration, q: number): ThresholdCalibration {
-  resolveQuantile({ quantile: q });
+  resolveQuantile(q);
   const perEntity: Record<string, EntityThreshold> = {};
   for (const [k, e] of Object.entries(cal.perEntity)) {
     perEntity[k] = { threshold: inverseCdf(e.distribution, q), distribution: e.distribution };
   }
-  return { ...cal, quantile: q, threshold: inverseCdf(cal.distribution, q), perEntity };
+  const { falseAlarmRate: _rate, ...rest } = cal;
+  return { ...rest, quantile: q, threshold: inverseCdf(cal.distribution, q), perEntity };
+}
+
+/** The same calibration at per-record false-alarm rate `rate`, from the stored (tail-fitted) distributions. */
+export function atFalseAlarmRate(cal: ThresholdCalibration, rate: number): ThresholdCalibration {
+  const point = resolveOperatingPoint({ falseAlarmRate: rate });
+  return { ...atQuantile(cal, point.quantile), falseAlarmRate: rate };
 }
 
 /** The same calibration with one fixed threshold for every row (severities still come from the distributions). */
@@ -301,7 +478,8 @@ export function atFixedThreshold(cal: ThresholdCalibration, value: number): Thre
   const perEntity: Record<string, EntityThreshold> = {};
   for (const [k, e] of Object.entries(cal.perEntity))
     perEntity[k] = { threshold: value, distribution: e.distribution };
-  return { ...cal, quantile: cdf(cal.distribution, value), threshold: value, perEntity };
+  const { falseAlarmRate: _rate, ...rest } = cal;
+  return { ...rest, quantile: cdf(cal.distribution, value), threshold: value, perEntity };
 }
 
 export interface AdaptiveOptions {
@@ -385,10 +563,17 @@ export class AdaptiveThreshold {
  * A calibration compiled for the hot path: entity lookups in a Map, distributions ready for cdf().
  */
 export class CompiledThresholds {
-  private readonly entities: Map<string, EntityThreshold>;
+  private readonly entities: Map<string, EntityThreshold & { readonly pThreshold: number }>;
+  private readonly pGlobal: number;
 
   constructor(readonly calibration: ThresholdCalibration) {
-    this.entities = new Map(Object.entries(calibration.perEntity));
+    this.entities = new Map(
+      Object.entries(calibration.perEntity).map(([k, e]) => [
+        k,
+        { ...e, pThreshold: tailProbability(e.distribution, e.threshold) },
+      ]),
+    );
+    this.pGlobal = tailProbability(calibration.distribution, calibration.threshold);
   }
 
   get entityCount(): number {
@@ -397,7 +582,7 @@ export class CompiledThresholds {
 
   /**
    * Fill threshold, severity and decision for n scores. `factor` (adaptive) scales thresholds up and scores
-   * down before the severity lookup.
+   * down before the severity lookup, so severity stays 0 at the moved threshold.
    */
   apply(
     scores: Float32Array,
@@ -412,11 +597,20 @@ export class CompiledThresholds {
     const useEntities = entities !== undefined && this.entities.size > 0;
     for (let i = 0; i < n; i++) {
       const e = useEntities ? this.entities.get(entities[i]!) : undefined;
-      const thr = (e ? e.threshold : global.threshold) * factor;
+      const base = e ? e.threshold : global.threshold;
+      const thr = base * factor;
       const s = scores[i]!;
       threshold[i] = thr;
-      sev[i] = severity(e ? e.distribution : global.distribution, s / factor);
       isAnomaly[i] = s > thr ? 1 : 0;
+      sev[i] =
+        isAnomaly[i] === 1
+          ? severity(
+              e ? e.distribution : global.distribution,
+              s / factor,
+              base,
+              e ? e.pThreshold : this.pGlobal,
+            )
+          : 0;
     }
   }
 }

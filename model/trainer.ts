@@ -10,6 +10,7 @@ import { currentBackend } from './backend.js';
 import { Detector, type DetectorOptions, type DetectorState, type TrainingReport } from './detector.js';
 import type { FeatureMapping } from './feature-mapping.js';
 import { createNetwork, type Network } from './networks/index.js';
+import { type PostprocessSettings, postprocessSeries } from './postprocess.js';
 import { fitRobustScaler, Scaler, type ScalerOptions } from './preprocess.js';
 import { Rng } from './rng.js';
 import { resolveSpec, type SpecOverrides } from './spec.js';
@@ -64,6 +65,12 @@ export interface TrainDetectorOptions {
   trimFraction?: number;
   scaler?: ScalerOptions;
   threshold?: ThresholdOptions;
+  /**
+   * Per-entity score post-processing (model/postprocess.ts) for ordered data: the calibration rows' scores are
+   * post-processed in row order, every row's score feeding the entity's state, and the threshold is calibrated
+   * on the result; the settings are stored with the calibration. Default none.
+   */
+  postprocess?: PostprocessSettings;
   detector?: DetectorOptions;
   onProgress?: (p: EpochProgress) => void;
   signal?: AbortSignal;
@@ -213,10 +220,21 @@ export async function trainDetector(
         'too few rows for a validation split: thresholds calibrated on training scores will be too tight',
       );
     }
-    const calScores = scoreSamples(net, source, val.count > 0 ? val : train);
     const calRows = val.count > 0 ? valRows : trainRows;
+    let calScores: ArrayLike<number>;
+    if (options.postprocess) {
+      // Smoothing and likelihood run along each entity's rows in order, so every row's score feeds the state
+      // (as in a stream) and the calibration rows' processed values are read from the result.
+      const processed = postprocessSeries(scoreSamples(net, source, all), options.postprocess, entities);
+      calScores = Float64Array.from(calRows, (r) => processed[r]!);
+    } else {
+      calScores = scoreSamples(net, source, val.count > 0 ? val : train);
+    }
     const calEntities = entities ? Array.from(calRows, (r) => entities[r]!) : undefined;
-    const calibration = calibrate(calScores, options.threshold, calEntities);
+    const calibrated = calibrate(calScores, options.threshold, calEntities);
+    const calibration = options.postprocess
+      ? { ...calibrated, postprocess: options.postprocess }
+      : calibrated;
 
     const training: TrainingReport = {
       seed: o.seed,

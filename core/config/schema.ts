@@ -455,12 +455,22 @@ const BatchingSchema = z
 const ThresholdSchema = z
   .strictObject({
     method: z
-      .enum(['artifact', 'quantile', 'fixed'])
+      .enum(['artifact', 'rate', 'quantile', 'fixed'])
       .default('artifact')
       .meta({
         description:
-          '`artifact`: the threshold calibrated at training and stored with the model. `quantile`: that quantile of the training scores. `fixed`: `value`.',
-        examples: ['quantile'],
+          '`artifact`: the threshold calibrated at training and stored with the model (by default at a per-record false-alarm rate of 1e-4 from the fitted tail of held-out normal scores). `rate`: the threshold at `falseAlarmRate` on the stored score distribution (no retraining). `quantile`: that quantile of it. `fixed`: `value`.',
+        examples: ['rate'],
+      }),
+    falseAlarmRate: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .default(1e-4)
+      .meta({
+        description:
+          'Share of normal records flagged when `method` is rate: the threshold is where the peaks-over-threshold tail fitted at training puts this probability (docs/models.md).',
+        examples: [1e-5],
       }),
     quantile: z
       .number()

@@ -13,6 +13,7 @@ import { BACKEND_NAMES, type BackendPreference, initBackend } from '../backend.j
 import type { Detector } from '../detector.js';
 import type { FeatureMapping } from '../feature-mapping.js';
 import { readMatrix } from '../io.js';
+import { ScorePostprocessor } from '../postprocess.js';
 import type { SpecOverrides } from '../spec.js';
 import { splitRoles } from '../split.js';
 import { trainDetector } from '../trainer.js';
@@ -73,6 +74,11 @@ function pct(x: number): string {
   return Number.isFinite(x) ? (100 * x).toFixed(2) : '–';
 }
 
+/** A rate that may be far below 1 %, readable at any size (1e-4 → "0.0100 %"). */
+function rate(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toPrecision(3)} %` : '–';
+}
+
 interface EvaluateFlags {
   data: string;
   model: string;
@@ -84,6 +90,10 @@ interface EvaluateFlags {
   trainFraction?: string;
   window?: string;
   epochs?: string;
+  ewma?: string;
+  likelihood?: string;
+  falseAlarmRate?: string;
+  nab?: boolean;
   backend: string;
 }
 
@@ -103,7 +113,20 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
     .option('--train-rows <n>', 'CSV without a split column: train on the first n rows')
     .option('--train-fraction <f>', 'CSV without a split column: train on this share of leading rows')
     .option('--window <n>', 'CSV: rows per record (default 1)')
+    .option('--nab', 'CSV: one NAB series; also report the NAB score (windows = runs of label 1)')
     .option('--epochs <n>', 'most training epochs (default: the trainer default)')
+    .option(
+      '--false-alarm-rate <q>',
+      'train the model with its threshold at this per-record false-alarm rate (default 1e-4, from the fitted tail)',
+    )
+    .option(
+      '--ewma <halfLife>',
+      'ordered data: causal EWMA of the scores, half-life in records (model/postprocess.ts)',
+    )
+    .option(
+      '--likelihood <halfLife>',
+      "ordered data: anomaly likelihood of the (smoothed) scores under the series' own score distribution, weighted over this half-life in records",
+    )
     .addOption(backendOption())
     .action(async (flags: EvaluateFlags) => {
       const print = out(deps);
@@ -112,12 +135,33 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
       const trainRows = numberOption('train-rows', flags.trainRows, { int: true, min: 1 });
       const trainFraction = numberOption('train-fraction', flags.trainFraction, { min: 0, max: 1 });
       const window = numberOption('window', flags.window, { int: true, min: 1 });
+      const falseAlarmRate = numberOption('false-alarm-rate', flags.falseAlarmRate, {
+        min: 1e-12,
+        max: 0.49,
+      });
+      const ewmaHalfLife = numberOption('ewma', flags.ewma, { min: 0 });
+      const likelihoodHalfLife = numberOption('likelihood', flags.likelihood, { min: 1 });
+      const postprocess =
+        ewmaHalfLife !== undefined || likelihoodHalfLife !== undefined
+          ? {
+              ...(ewmaHalfLife !== undefined ? { ewmaHalfLife } : {}),
+              ...(likelihoodHalfLife !== undefined
+                ? {
+                    likelihood: {
+                      halfLife: likelihoodHalfLife,
+                      warmup: Math.max(2, Math.min(100, Math.round(likelihoodHalfLife / 10))),
+                    },
+                  }
+                : {}),
+            }
+          : undefined;
       const dataDir = flags.dataDir ?? deps.env?.['VIGIL_DATA_DIR'];
       const ds: EvalDataset = loadDataset(flags.data, {
         ...(dataDir ? { dataDir } : {}),
         ...(trainRows !== undefined ? { trainRows } : {}),
         ...(trainFraction !== undefined ? { trainFraction } : {}),
         ...(window !== undefined ? { window } : {}),
+        ...(flags.nab ? { nab: true } : {}),
       });
       await initBackend({
         preference: flags.backend as BackendPreference,
@@ -128,14 +172,28 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
         model,
         modelLabel: flags.model,
         seed,
-        ...(epochs !== undefined ? { train: { epochs } } : {}),
+        ...(epochs !== undefined || falseAlarmRate !== undefined
+          ? {
+              train: {
+                ...(epochs !== undefined ? { epochs } : {}),
+                ...(falseAlarmRate !== undefined ? { threshold: { falseAlarmRate } } : {}),
+              },
+            }
+          : {}),
+        ...(postprocess ? { postprocess } : {}),
         onSplit: (e) => {
           if (e.phase === 'done' && e.result) {
             const r = e.result;
+            const c = r.calibrated;
             print(
               `${e.dataset} ${e.split}: AUC-ROC ${pct(r.aucRoc)} %, AUC-PR ${pct(r.aucPr)} %, F1 at threshold ${pct(
-                r.calibrated.f1,
-              )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), ${r.trainSeconds.toFixed(1)} s training\n`,
+                c.f1,
+              )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), normal rows flagged ${rate(c.normalFlaggedRate)}` +
+                (c.targetRate !== undefined ? ` (configured ${rate(c.targetRate)})` : '') +
+                (r.nab
+                  ? `, NAB raw ${r.nab.raw.toFixed(3)} (normalised ${r.nab.normalised.toFixed(1)}; ${r.nab.detectedWindows}/${r.nab.windows} windows, ${r.nab.falsePositives} FP)`
+                  : '') +
+                `, ${r.trainSeconds.toFixed(1)} s training\n`,
             );
           }
         },
@@ -373,21 +431,29 @@ export async function scoreFile(
         });
     const sink = flags.out ? createWriteStream(flags.out) : undefined;
     const write = (text: string) => (sink ? sink.write(text) : print(text));
-    write('row,score,severity,is_anomaly,threshold,top_feature\n');
+    // A model calibrated on post-processed scores is judged on them: the same per-entity state, in row order.
+    const settings = detector.activeCalibration.postprocess;
+    const post = settings ? new ScorePostprocessor(settings) : undefined;
+    write(`row,score,severity,is_anomaly,threshold,top_feature${post ? ',raw_score' : ''}\n`);
     const allScores = new Float32Array(m.n);
     const allFlags = new Uint8Array(m.n);
     for (let s = 0; s < m.n; s += batch) {
       const k = Math.min(batch, m.n - s);
       const ents = m.entities?.slice(s, s + k);
       const r = detector.score(m.rows.subarray(s * m.d, (s + k) * m.d), k, ents);
-      allScores.set(r.scores, s);
-      allFlags.set(r.isAnomaly, s);
+      const processed = post?.process(r.scores, k, ents) as Float32Array | undefined;
+      const judged = processed ? detector.judge(processed, k, ents) : r;
+      const scores = processed ?? r.scores;
+      allScores.set(scores, s);
+      allFlags.set(judged.isAnomaly, s);
       let text = '';
       for (let i = 0; i < k; i++) {
         let top = 0;
         for (let j = 1; j < m.d; j++)
           if (r.contributions[i * m.d + j]! > r.contributions[i * m.d + top]!) top = j;
-        text += `${s + i},${r.scores[i]},${r.severity[i]},${r.isAnomaly[i]},${r.threshold[i]},${names[top]}\n`;
+        text += `${s + i},${scores[i]},${judged.severity[i]},${judged.isAnomaly[i]},${judged.threshold[i]},${names[top]}${
+          processed ? `,${r.scores[i]}` : ''
+        }\n`;
       }
       write(text);
     }

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { VigilError } from '../../core/errors.js';
 import { splitRoles } from '../split.js';
 import { type CsvTable, parseCsv } from './csv.js';
+import { type NabWindow, windowsFromLabels } from './nab.js';
 
 export const BENCHMARK_NAMES = [
   'shuttle',
@@ -74,6 +75,11 @@ export interface EvalDataset {
   /** Training rows left out because they were labelled anomalous (generic CSV only). */
   readonly droppedTrainAnomalies: number;
   readonly source: string;
+  /**
+   * NAB files: the whole series' length and its labelled windows (runs of label 1), for NAB scoring of the
+   * test rows (which are the rows after the probationary period, testRowIndex).
+   */
+  readonly nab?: { readonly rows: number; readonly windows: readonly NabWindow[] };
 }
 
 export interface DataDirOptions {
@@ -365,6 +371,7 @@ function loadNab(dir: string): EvalDataset {
     protocol: `window of the last ${NAB_WINDOW} values; train = first ${probation} rows (probationary period), test = the rest in order.`,
     droppedTrainAnomalies: 0,
     source: file,
+    nab: { rows: n, windows: windowsFromLabels(labels) },
   };
 }
 
@@ -403,6 +410,11 @@ export interface CsvDatasetOptions {
   trainFraction?: number;
   /** Rows per record (default 1). */
   window?: number;
+  /**
+   * Score the test rows' detections with NAB too: the file is one NAB series in time order and its windows are
+   * the runs of label 1 (NAB's combined_windows, ends inclusive).
+   */
+  nab?: boolean;
 }
 
 /**
@@ -434,6 +446,7 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
     const d = rowWidth * window;
     const keep = indicesWhere(trainAll.length, (k) => labels[trainAll[k]!] === 0);
     const dropped = trainAll.length - keep.length;
+    const trainNormal = Uint32Array.from(keep, (k) => trainAll[k]!);
     const split: EvalSplit = {
       name: 'split-column',
       train: gather(trainSeries, d, keep),
@@ -442,6 +455,15 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
       nTest: testAll.length,
       testLabels: Uint8Array.from(testAll, (i) => labels[i]!),
       testRowIndex: testAll,
+      // The rows are in file order, so any model that builds its own windows (conv1d) can read them.
+      series: {
+        train: gather(rows, rowWidth, trainNormal),
+        nTrain: trainNormal.length,
+        test: gather(rows, rowWidth, testAll),
+        nTest: testAll.length,
+        testFollowsTrain:
+          isContiguous(trainAll) && isContiguous(testAll) && trainAll.at(-1)! + 1 === testAll[0],
+      },
     };
     protocol = `split column: ${trainAll.length} train rows (${dropped} labelled anomalies left out), ${testAll.length} test rows`;
     return finish(split, dropped);
@@ -467,7 +489,17 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
   const testIdx = indicesWhere(n, (i) => i >= trainRows);
   const dropped = trainAll.length - trainIdx.length;
   protocol = `first ${trainRows} rows train (${dropped} labelled anomalies left out), the remaining ${n - trainRows} test, in order`;
-  return finish(splitFrom('head', records, rowWidth * window, labels, trainIdx, testIdx), dropped);
+  const head: EvalSplit = {
+    ...splitFrom('head', records, rowWidth * window, labels, trainIdx, testIdx),
+    series: {
+      train: gather(rows, rowWidth, trainIdx),
+      nTrain: trainIdx.length,
+      test: gather(rows, rowWidth, testIdx),
+      nTest: testIdx.length,
+      testFollowsTrain: true,
+    },
+  };
+  return finish(head, dropped);
 
   function finish(split: EvalSplit, dropped: number): EvalDataset {
     if (split.nTrain === 0) throw new VigilError('INPUT_INVALID', `${file}: no normal training rows.`);
@@ -484,8 +516,14 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): E
       protocol: protocol + (window > 1 ? `; window of ${window} rows.` : '; one row a record.'),
       droppedTrainAnomalies: dropped,
       source: file,
+      ...(options.nab ? { nab: { rows: n, windows: windowsFromLabels(labels) } } : {}),
     };
   }
+}
+
+function isContiguous(index: Uint32Array): boolean {
+  for (let k = 1; k < index.length; k++) if (index[k] !== index[k - 1]! + 1) return false;
+  return index.length > 0;
 }
 
 /** A benchmark by name, or a CSV path with the generic loader. */

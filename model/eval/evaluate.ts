@@ -11,11 +11,19 @@ import path from 'node:path';
 import { VigilError } from '../../core/errors.js';
 import { type BackendPreference, currentBackend, initBackend } from '../backend.js';
 import type { Detector } from '../detector.js';
+import {
+  DEFAULT_MAX_ENTITIES,
+  type LikelihoodSettings,
+  type PostprocessSettings,
+  ScorePostprocessor,
+} from '../postprocess.js';
 import { MODEL_KINDS, type ModelKind, type SpecOverrides } from '../spec.js';
+import { falseAlarmRateOf } from '../threshold.js';
 import { type TrainDetectorOptions, trainDetector } from '../trainer.js';
 import type { BatchScores } from '../types.js';
 import type { EvalDataset, EvalSplit } from './datasets.js';
 import { confusionAt, prCurve, quantile, rankingReport, rocCurve, thresholdCounts } from './metrics.js';
+import { nabScore } from './nab.js';
 import { renderReportHtml } from './report.js';
 import {
   type DatasetResult,
@@ -86,6 +94,28 @@ export interface ScorePostprocess {
    * (telemanom smooths its errors the same way). Train and test continue one series where the data set says so.
    */
   ewmaHalfLife?: number;
+  /**
+   * Ordered data: the anomaly likelihood of the (smoothed) scores (model/postprocess.ts). With smoothing or
+   * likelihood and no featureNormalise, the Detector is trained with these settings (its threshold calibrated
+   * on post-processed held-out scores, as the artifact would store it) and the test scores run through the
+   * same ScorePostprocessor, continuing from the training rows where the test follows them.
+   */
+  likelihood?: LikelihoodSettings;
+}
+
+/** The settings the artifact path takes, or undefined when the experiment needs the harness's own path. */
+function artifactPostprocess(
+  post: ScorePostprocess | undefined,
+  ordered: boolean,
+): PostprocessSettings | undefined {
+  if (post === undefined || post.featureNormalise || !ordered) return undefined;
+  const ewmaHalfLife = post.ewmaHalfLife ?? 0;
+  if (ewmaHalfLife <= 0 && post.likelihood === undefined) return undefined;
+  return {
+    ewmaHalfLife,
+    ...(post.likelihood ? { likelihood: post.likelihood } : {}),
+    maxEntities: DEFAULT_MAX_ENTITIES,
+  };
 }
 
 /** Per-record squared error per feature, recovered from BatchScores (contributions × score × d). */
@@ -98,15 +128,23 @@ function featureErrors(r: BatchScores): Float32Array {
   return out;
 }
 
-function ewma(scores: Float32Array, halfLife: number, start?: number): { out: Float32Array; last: number } {
-  const alpha = 1 - 2 ** (-1 / halfLife);
-  const out = new Float32Array(scores.length);
-  let level = start ?? scores[0] ?? 0;
-  for (let i = 0; i < scores.length; i++) {
-    level += alpha * (scores[i]! - level);
-    out[i] = level;
-  }
-  return { out, last: level };
+/**
+ * Test scores through the post-processing the Detector was calibrated with: one processor, fed the training
+ * rows first where the test rows continue them (as a live stream would have), fresh otherwise.
+ */
+function processTestScores(
+  settings: PostprocessSettings,
+  trainScores: Float32Array | undefined,
+  testScores: Float32Array,
+): Float32Array {
+  const p = new ScorePostprocessor(settings);
+  if (trainScores) p.process(trainScores, trainScores.length);
+  return p.process(
+    testScores,
+    testScores.length,
+    undefined,
+    new Float32Array(testScores.length),
+  ) as Float32Array;
 }
 
 /** One split's result plus the raw test scores (kept out of the report, handy for experiments). */
@@ -140,6 +178,7 @@ async function trainAndScore(
   postThreshold?: number;
 }> {
   const model = options.model ?? { kind: 'dense' };
+  const settings = artifactPostprocess(options.postprocess, ds.ordered);
   const common = {
     ...options.train,
     seed: options.seed ?? 42,
@@ -160,11 +199,22 @@ async function trainAndScore(
       ...common,
       featureNames: names,
       model: convOverrides(ds, model),
+      ...(settings ? { postprocess: settings } : {}),
     });
     const t1 = performance.now();
     // One series cut in two: the first test windows look back into the training rows, as a live stream would.
     // A separate recording starts with an empty history.
     detector.resetHistory();
+    if (settings) {
+      const trainScores = s.testFollowsTrain ? detector.scoreOnly(s.train, s.nTrain) : undefined;
+      const scores = processTestScores(settings, trainScores, detector.scoreOnly(s.test, s.nTest));
+      return {
+        detector,
+        scores,
+        trainSeconds: (t1 - t0) / 1000,
+        scoreSeconds: (performance.now() - t1) / 1000,
+      };
+    }
     if (options.postprocess) {
       const trainScores = detector.score(s.train, s.nTrain);
       if (!s.testFollowsTrain) detector.resetHistory();
@@ -194,8 +244,20 @@ async function trainAndScore(
     ...common,
     featureNames: ds.featureNames,
     model,
+    ...(settings ? { postprocess: settings } : {}),
   });
   const t1 = performance.now();
+  if (settings) {
+    const follows = split.series?.testFollowsTrain ?? false;
+    const trainScores = follows ? detector.scoreOnly(split.train, split.nTrain) : undefined;
+    const scores = processTestScores(settings, trainScores, detector.scoreOnly(split.test, split.nTest));
+    return {
+      detector,
+      scores,
+      trainSeconds: (t1 - t0) / 1000,
+      scoreSeconds: (performance.now() - t1) / 1000,
+    };
+  }
   if (options.postprocess) {
     const post = postprocessScores(
       detector.score(split.train, split.nTrain),
@@ -243,11 +305,27 @@ function postprocessScores(
     testScores = norm(featureErrors(test), test.n);
   }
   if (post.ewmaHalfLife !== undefined && post.ewmaHalfLife > 0) {
-    const tr = ewma(trainScores, post.ewmaHalfLife);
-    trainScores = tr.out;
-    testScores = ewma(testScores, post.ewmaHalfLife, testFollowsTrain ? tr.last : undefined).out;
+    const p = new ScorePostprocessor({ ewmaHalfLife: post.ewmaHalfLife, maxEntities: 1 });
+    trainScores = p.process(trainScores, train.n) as Float32Array;
+    if (!testFollowsTrain) p.reset();
+    testScores = p.process(testScores, test.n) as Float32Array;
   }
   return { scores: testScores, postThreshold: quantile(trainScores, 0.99) };
+}
+
+/**
+ * NAB score of the detections the threshold makes on the test rows (score > threshold, the Detector's rule);
+ * rows outside the test set (the probationary period) carry no detection, as NAB ignores them anyway.
+ */
+function nabOfSplit(
+  nab: NonNullable<EvalDataset['nab']>,
+  split: EvalSplit,
+  scores: Float32Array,
+  threshold: number,
+) {
+  const detections = new Uint8Array(nab.rows);
+  for (let k = 0; k < split.nTest; k++) if (scores[k]! > threshold) detections[split.testRowIndex[k]!] = 1;
+  return nabScore(detections, nab.windows);
 }
 
 export async function evaluateSplit(
@@ -269,6 +347,22 @@ export async function evaluateSplit(
     // The Detector flags score > threshold (CompiledThresholds.apply); the same rule here.
     const atThreshold = confusionAt(scores, labels, threshold);
     const training = detector.state.training;
+    const targetRate = postThreshold === undefined ? falseAlarmRateOf(cal) : undefined;
+    const calibratedOn =
+      training.calibratedOn === 'validation'
+        ? `${training.validationRows} held-out training rows`
+        : 'training rows';
+    const tail = cal.distribution.tail;
+    const fitted =
+      cal.falseAlarmRate !== undefined
+        ? `a per-record false-alarm rate of ${cal.falseAlarmRate} from the ${
+            tail.fit === 'gpd'
+              ? `generalised Pareto tail (ξ = ${tail.xi.toFixed(3)})`
+              : tail.fit === 'constant'
+                ? 'fallback tail (no spread above its start)'
+                : 'exponential tail'
+          } fitted over the top ${(100 * tail.pU).toPrecision(2)} % of ${cal.distribution.n} scores of ${calibratedOn}`
+        : `the ${cal.quantile} quantile of ${cal.distribution.n} scores of ${calibratedOn}`;
     const result: SplitResult = {
       split: split.name,
       nTrain: split.nTrain,
@@ -281,15 +375,18 @@ export async function evaluateSplit(
         rule:
           postThreshold !== undefined
             ? `post-processed scores (${JSON.stringify(options.postprocess)}): the 0.99 quantile of the training records' processed scores`
-            : `the model's calibrated threshold: the ${cal.quantile} quantile of ${training.calibratedOn} scores (${
-                training.calibratedOn === 'validation'
-                  ? `${training.validationRows} held-out training rows`
-                  : 'training rows'
-              })`,
+            : cal.postprocess
+              ? `the model's calibrated threshold on post-processed scores (${JSON.stringify(cal.postprocess)}): ${fitted}`
+              : `the model's calibrated threshold: ${fitted}`,
         precision: atThreshold.precision,
         recall: atThreshold.recall,
         f1: atThreshold.f1,
         flaggedRate: (atThreshold.tp + atThreshold.fp) / split.nTest,
+        normalFlaggedRate:
+          atThreshold.fp + atThreshold.tn > 0
+            ? atThreshold.fp / (atThreshold.fp + atThreshold.tn)
+            : Number.NaN,
+        ...(targetRate !== undefined ? { targetRate } : {}),
       },
       bestF1: ranking.bestF1,
       ...plotCurves(rocCurve(scores, labels, counts), prCurve(scores, labels, counts), options.curvePoints),
@@ -297,6 +394,7 @@ export async function evaluateSplit(
       trainSeconds,
       scoreSeconds,
       epochs: training.epochsRun,
+      ...(ds.nab ? { nab: nabOfSplit(ds.nab, split, scores, threshold) } : {}),
     };
     return { result, scores, labels };
   } finally {

@@ -206,13 +206,16 @@ function datasetSection(ds: DatasetResult): string {
         `<tr><td>${escapeHtml(s.split)}</td><td>${s.nTrain}</td><td>${s.nTest}</td><td>${s.positives}</td>` +
         `<td>${pct(s.aucRoc)}</td><td>${pct(s.aucPr)}</td><td>${num(s.calibrated.threshold)}</td>` +
         `<td>${pct(s.calibrated.precision, 1)} / ${pct(s.calibrated.recall, 1)} / <b>${pct(s.calibrated.f1, 1)}</b></td>` +
-        `<td>${pct(s.calibrated.flaggedRate, 2)}</td><td class="aside">${pct(s.bestF1.f1, 1)}</td>` +
+        `<td>${pct(s.calibrated.flaggedRate, 2)}</td>` +
+        `<td>${pct(s.calibrated.normalFlaggedRate, 3)}${s.calibrated.targetRate !== undefined ? ` (${pct(s.calibrated.targetRate, 3)})` : ''}</td>` +
+        `<td>${s.nab ? `${s.nab.raw.toFixed(3)} (${s.nab.normalised.toFixed(1)})` : '–'}</td>` +
+        `<td class="aside">${pct(s.bestF1.f1, 1)}</td>` +
         `<td>${s.trainSeconds.toFixed(1)} s${s.epochs !== undefined ? ` / ${s.epochs} ep` : ''}</td></tr>`,
     )
     .join('');
   const meanRow =
     ds.splits.length > 1
-      ? `<tr class="mean"><td>mean</td><td></td><td></td><td></td><td>${pct(ds.mean.aucRoc)}</td><td>${pct(ds.mean.aucPr)}</td><td></td><td><b>${pct(ds.mean.f1, 1)}</b></td><td></td><td class="aside">${pct(ds.mean.bestF1, 1)}</td><td></td></tr>`
+      ? `<tr class="mean"><td>mean</td><td></td><td></td><td></td><td>${pct(ds.mean.aucRoc)}</td><td>${pct(ds.mean.aucPr)}</td><td></td><td><b>${pct(ds.mean.f1, 1)}</b></td><td></td><td>${pct(ds.mean.normalFlaggedRate, 3)}</td><td></td><td class="aside">${pct(ds.mean.bestF1, 1)}</td><td></td></tr>`
       : '';
   let peers = '';
   if (isBenchmarkName(ds.dataset)) {
@@ -270,12 +273,17 @@ function datasetSection(ds: DatasetResult): string {
     `<section id="${escapeHtml(ds.dataset)}"><h2>${escapeHtml(ds.title)}</h2>` +
     `<p class="note">${escapeHtml(ds.protocol)} Source: <code>${escapeHtml(ds.source)}</code>; record width ${ds.d}.</p>` +
     `<table><tr><th>split</th><th>train</th><th>test</th><th>anomalies</th><th>AUC-ROC %</th><th>AUC-PR (AP) %</th>` +
-    `<th>threshold</th><th>P / R / F1 % at threshold</th><th>flagged %</th><th class="aside">best-F1 %*</th><th>training</th></tr>` +
+    `<th>threshold</th><th>P / R / F1 % at threshold</th><th>flagged %</th><th>normal rows flagged % (target)</th>` +
+    `<th>NAB raw (normalised)</th><th class="aside">best-F1 %*</th><th>training</th></tr>` +
     splitRows +
     meanRow +
     `</table>` +
     `<p class="note">Threshold: ${escapeHtml(s0.calibrated.rule)} — chosen without test labels. ` +
-    `*Best-F1 picks the threshold with the test labels: an upper bound, shown beside the honest F1, never instead.</p>` +
+    `*Best-F1 picks the threshold with the test labels: an upper bound, shown beside the honest F1, never instead.` +
+    (s0.nab
+      ? ` NAB: the standard profile (TP 1.0, FP 0.11, FN 1.0) on the detections at this threshold, ${s0.nab.detectedWindows} of ${s0.nab.windows} windows detected, ${s0.nab.falsePositives} false positives; published raw scores on machine temperature: ARTime 2.556, HTM 1.360, null −4.0.`
+      : '') +
+    `</p>` +
     peers +
     `<div class="plots">${roc}${pr}${hist}</div></section>`
   );

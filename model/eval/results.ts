@@ -3,6 +3,7 @@
  * JSON-serialisable data (numbers in [0, 1] for rates; the report converts to %).
  */
 import { type BestF1, type CurvePoints, downsampleCurve, type PrCurve, type RocCurve } from './metrics.js';
+import type { NabScore } from './nab.js';
 
 export interface Histogram {
   /** Bin edges (length bins + 1), on the scale named by `log10` (log10 of the score when true). */
@@ -23,6 +24,10 @@ export interface CalibratedF1 {
   readonly f1: number;
   /** Share of test rows flagged. */
   readonly flaggedRate: number;
+  /** Share of the normal test rows flagged: the false-alarm rate observed, to compare with `targetRate`. */
+  readonly normalFlaggedRate: number;
+  /** The per-record false-alarm rate the threshold was set for (absent for post-processed scores). */
+  readonly targetRate?: number;
 }
 
 export interface SplitResult {
@@ -41,6 +46,8 @@ export interface SplitResult {
   readonly trainSeconds: number;
   readonly scoreSeconds: number;
   readonly epochs?: number;
+  /** NAB files: the standard-profile NAB score of the detections at the model's own threshold. */
+  readonly nab?: NabScore;
 }
 
 export interface DatasetResult {
@@ -56,6 +63,7 @@ export interface DatasetResult {
     readonly aucPr: number;
     readonly f1: number;
     readonly bestF1: number;
+    readonly normalFlaggedRate: number;
   };
 }
 
@@ -79,6 +87,7 @@ export function meanOfSplits(splits: readonly SplitResult[]): DatasetResult['mea
     aucPr: meanOf(splits.map((s) => s.aucPr)),
     f1: meanOf(splits.map((s) => s.calibrated.f1)),
     bestF1: meanOf(splits.map((s) => s.bestF1.f1)),
+    normalFlaggedRate: meanOf(splits.map((s) => s.calibrated.normalFlaggedRate)),
   };
 }
 

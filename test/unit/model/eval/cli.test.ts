@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { saveDetector } from '../../../../model/artifact.js';
 import { initBackend } from '../../../../model/backend.js';
 import {
   createEvaluateCommand,
@@ -11,7 +12,9 @@ import {
 } from '../../../../model/eval/cli.js';
 import { loadCsvDataset } from '../../../../model/eval/datasets.js';
 import { evaluateSplit } from '../../../../model/eval/evaluate.js';
+import { postprocessSeries } from '../../../../model/postprocess.js';
 import { Rng } from '../../../../model/rng.js';
+import { trainDetector } from '../../../../model/trainer.js';
 
 /** Two correlated features and a third tied to them; anomalies break the tie. */
 function csv(n: number, seed: number, withSplit: boolean): string {
@@ -109,4 +112,62 @@ describe('experimental score post-processing', () => {
     expect(smooth.result.calibrated.rule).toMatch(/post-processed scores/);
     expect(raw.result.calibrated.rule).toMatch(/calibrated threshold/);
   });
+});
+
+describe('a model calibrated on post-processed scores', () => {
+  it('stores the settings, calibrates on processed held-out scores, and vigil score judges processed scores', async () => {
+    await initBackend({ preference: 'wasm' });
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-pp-'));
+    const data = path.join(dir, 'data.csv');
+    const text = csv(600, 5, false);
+    writeFileSync(data, text);
+    const values = text
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').slice(0, 3).map(Number));
+    const rows = Float32Array.from(values.slice(0, 400).flat());
+    const settings = { ewmaHalfLife: 3, maxEntities: 10 };
+    const det = await trainDetector(rows, 400, 3, {
+      featureNames: ['a', 'b', 'c'],
+      epochs: 10,
+      seed: 1,
+      postprocess: settings,
+    });
+    // A smoother that barely moves: the calibration sees processed scores (almost no spread), not raw ones.
+    const flat = await trainDetector(rows, 400, 3, {
+      featureNames: ['a', 'b', 'c'],
+      epochs: 10,
+      seed: 1,
+      postprocess: { ewmaHalfLife: 1e6, maxEntities: 10 },
+    });
+    const spread = (v: readonly number[]) => v.at(-1)! - v[0]!;
+    expect(spread(flat.calibration.distribution.values)).toBeLessThan(
+      0.1 * spread(det.calibration.distribution.values),
+    );
+    flat.dispose();
+    const model = path.join(dir, 'model');
+    try {
+      expect(det.calibration.postprocess).toEqual(settings);
+      await saveDetector(det, model);
+    } finally {
+      det.dispose();
+    }
+    const out = path.join(dir, 'scores.csv');
+    await createScoreCommand({ stdout: () => {} }).parseAsync(
+      ['--model', model, '--data', data, '--out', out, '--batch', '97'],
+      { from: 'user' },
+    );
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('row,score,severity,is_anomaly,threshold,top_feature,raw_score');
+    const cols = lines.slice(1).map((l) => l.split(','));
+    const raw = cols.map((c) => Number(c[6]));
+    const expected = postprocessSeries(raw, settings);
+    cols.forEach((c, i) => {
+      const score = Number(c[1]);
+      expect(score).toBeCloseTo(expected[i]!, 4);
+      expect(c[3]).toBe(score > Number(c[4]) ? '1' : '0');
+    });
+    // Smoothing changes the scores: the score column is not the raw one.
+    expect(cols.some((c) => c[1] !== c[6])).toBe(true);
+  }, 120_000);
 });

@@ -39,6 +39,8 @@ function fakeSplit(name: string, seed: number): SplitResult {
       recall: 0.4,
       f1: 0.44,
       flaggedRate: 0.08,
+      normalFlaggedRate: 0.0123,
+      targetRate: 1e-4,
     },
     bestF1: r.bestF1,
     ...plotCurves(rocCurve(scores, labels), prCurve(scores, labels)),
