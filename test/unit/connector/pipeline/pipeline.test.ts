@@ -116,6 +116,21 @@ describe('Pipeline over the in-memory transport', () => {
     expect(byTopic(t.counters.sent, 'anomalies')).toHaveLength(stats.anomalies);
   });
 
+  it('with a long commit interval, commits the first batch at once and the rest at shutdown', async () => {
+    const { t, pipeline } = setUp(
+      { pool: readings(400), recordsPerPartition: 400, partitions: 2 },
+      { commitIntervalMs: 600_000 },
+    );
+    await pipeline.start();
+    await until(() => pipeline.stats.scored + pipeline.stats.deadLettered === 800, 'every record');
+    await until(() => pipeline.stats.commits === 1, 'the first commit');
+    expect(t.counters.commits).toBe(1);
+    await pipeline.stop();
+    expect(pipeline.stats.commits).toBe(2);
+    expect(t.counters.committed.get(0)).toBe(400n);
+    expect(t.counters.committed.get(1)).toBe(400n);
+  });
+
   it('commits past transaction markers, so the lag of a transactional input reaches 0', async () => {
     // Every fetched batch ends a transaction: its commit marker takes one offset that is never delivered.
     const { t, pipeline } = setUp({
