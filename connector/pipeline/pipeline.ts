@@ -436,18 +436,21 @@ export class Pipeline {
     const items = batch.items.map((i) => i.value);
     const o = this.opts;
 
-    const scored = await this.score(scorer, items, batch.reason);
-    const detectedAt = this.clock.now();
-    const { outbounds, events } = buildOutputs({
-      topics: o,
-      codec: output,
-      model: scorer.identity,
-      items,
-      scoredItems: scored.items,
-      scores: scored.scores,
-      rows: scored.rows,
-      detectedAt,
-      maxContributions: o.maxContributions ?? 10,
+    // Built while the scoring turn is held: the events read their rows from the shared matrix.
+    let n = 0;
+    const { outbounds, events } = await this.score(scorer, items, batch.reason, (scored) => {
+      n = scored.items.length;
+      return buildOutputs({
+        topics: o,
+        codec: output,
+        model: scorer.identity,
+        items,
+        scoredItems: scored.items,
+        scores: scored.scores,
+        rows: scored.rows,
+        detectedAt: this.clock.now(),
+        maxContributions: o.maxContributions ?? 10,
+      });
     });
 
     if (this.txProducer !== undefined) await this.produceTransactionally(batch, outbounds);
@@ -457,7 +460,6 @@ export class Pipeline {
       this.commits.request();
     }
 
-    const n = scored.items.length;
     const ackedAt = this.clock.now();
     if (metrics !== undefined) {
       for (const item of items) {
@@ -478,11 +480,12 @@ export class Pipeline {
    * time, each starting on a fresh turn of the event loop and yielding between chunks), so batches in flight
    * together never hold the thread back to back; they share one matrix, which taking turns makes safe.
    */
-  private async score(
+  private async score<T>(
     scorer: Scorer | AsyncScorer,
     items: readonly Item[],
     reason: Batch<Item>['reason'],
-  ): Promise<{ items: Item[]; scores: BatchScores | null; rows: Float32Array }> {
+    use: (scored: { items: Item[]; scores: BatchScores | null; rows: Float32Array }) => T,
+  ): Promise<T> {
     const d = this.deps.extractor.width;
     const isAsync = 'scoreAsync' in scorer;
     const run = async () => {
@@ -501,7 +504,7 @@ export class Pipeline {
         entities.push(item.entity);
       }
       const n = scoredItems.length;
-      if (n === 0) return { items: scoredItems, scores: null, rows: matrix };
+      if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
       const t0 = performance.now();
       const scores: BatchScores = isAsync
         ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
@@ -510,7 +513,7 @@ export class Pipeline {
             chunkRows: this.opts.scoreChunkRows ?? 2048,
           });
       this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
-      return { items: scoredItems, scores, rows: matrix };
+      return use({ items: scoredItems, scores, rows: matrix });
     };
     if (isAsync) return run();
     const turn = this.scoringTail.then(async () => {
