@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     machineLines(m, { command, records: String(RECORDS), 'batching.maxRecords': String(MAX_RECORDS) }),
     '',
     `The real Pipeline drains ${fmtInt(RECORDS)} records queued on ${PARTITIONS} partitions with batches of up to`,
-    `${fmtInt(MAX_RECORDS)} records (closed on size only: no idle dispatch, no linger), four in flight. perf_hooks.monitorEventLoopDelay (5 ms resolution) measures how`,
+    `${fmtInt(MAX_RECORDS)} records (closed on size only: no idle dispatch, a 60 s linger), four in flight. perf_hooks.monitorEventLoopDelay (5 ms resolution) measures how`,
     'late timers ran meanwhile: what a kafkajs heartbeat or a produce callback waits. A `scoreChunkRows` above the',
     'batch size scores each batch in one synchronous call (no yield inside a batch).',
     '',
