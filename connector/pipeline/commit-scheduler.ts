@@ -151,5 +151,10 @@ export async function commitPending(
  */
 export function commitFailureIsFatal(err: unknown): boolean {
   if (isRetriable(err)) return false;
-  return !(err instanceof VigilError && err.details.rebalance === true);
+  if (!(err instanceof VigilError)) return true;
+  if (err.details.rebalance === true) return false;
+  if (err.code === 'CONFIG_INVALID') return true;
+  // librdkafka's local states (ERR__STATE while its group is being rejoined, say) pass as the client recovers.
+  const clientCode = err.details.clientCode;
+  return !(typeof clientCode === 'string' && /^(ERR__|librdkafka\(-)/.test(clientCode));
 }

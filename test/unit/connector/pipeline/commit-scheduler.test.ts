@@ -194,5 +194,10 @@ describe('commitPending', () => {
     expect(t.committed('in', 0)).toBeUndefined();
     expect(t.pendingCommits()).toHaveLength(1);
     expect(commitFailureIsFatal(outage)).toBe(false);
+    // librdkafka's local "erroneous state" while its group is rejoined is not the broker refusing the commit.
+    const localState = toVigilError('COMMIT_FAILED', 'x', {}, classifyRdkafkaError({ code: RD.ERR__STATE }));
+    expect(commitFailureIsFatal(localState)).toBe(false);
+    const unknownPartition = toVigilError('COMMIT_FAILED', 'x', {}, classifyRdkafkaError({ code: 3 }));
+    expect(commitFailureIsFatal(unknownPartition)).toBe(true);
   });
 });
