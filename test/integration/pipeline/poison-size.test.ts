@@ -51,7 +51,7 @@ async function topicLimit(topic: string): Promise<number> {
  */
 async function produceLargest(topic: string, limit: number): Promise<{ value: Buffer; offset: number }> {
   // A quiet client: each refused try would log an ERROR line.
-  const producer = client(brokers()).producer();
+  const producer = client(brokers()).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let size = limit - 40; size > limit - 400; size -= 4) {
@@ -92,15 +92,16 @@ describe.each([
       key: `good-${i}`,
       value: sensorType.toBuffer(record),
     }));
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({ topic: input, messages: good.slice(0, 300) });
     await producer.disconnect();
     const huge = await produceLargest(input, limit);
-    const after = kafka.producer();
+    const after = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await after.connect();
     await after.send({ topic: input, messages: good.slice(300) });
     await after.disconnect();
+    // Idempotent producers: a send retried on a loaded machine must not write the input twice.
     const total = good.length + 1;
 
     const config = validateConfig({
