@@ -1,6 +1,6 @@
 /**
  * The pipeline's own cost, without a broker or a Kafka client: the real Pipeline (decode, features, micro-batch,
- * score, anomaly events, offset tracking, metrics) over an in-memory transport (bench/lib/memory-transport.ts)
+ * score, anomaly events, offset tracking, metrics) over an in-memory transport (test/support/memory-transport.ts)
  * whose sends and commits succeed on the next turn of the event loop. One thread, no I/O to wait for: its
  * records/s is the most any transport could carry through this pipeline on one core, and its CPU time per
  * record is steady enough under other load to compare code changes by. Writes the "Pipeline core" section of
@@ -25,7 +25,7 @@ import { VigilMetrics } from '../core/metrics/vigil-metrics.js';
 import type { Detector } from '../model/detector.js';
 import { detectorSource, ScoringPool } from '../model/workers/pool.js';
 import { loadSchema } from '../schemas/catalog.js';
-import { memoryTransport } from './lib/memory-transport.js';
+import { memoryTransport } from '../test/support/memory-transport.js';
 import { summarizeProfile } from './lib/profile.js';
 import { ensureModel, openModel, sensorExtractor, sensorPool } from './lib/sensor.js';
 import { fmtInt } from './lib/stats.js';
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}`,
     }),
     '',
-    'The real Pipeline over bench/lib/memory-transport.ts (sends and commits succeed on the next event-loop turn): the most',
+    'The real Pipeline over test/support/memory-transport.ts (sends and commits succeed on the next event-loop turn): the most',
     'any transport could carry through the pipeline on one core. CPU is the main thread’s, from /proc (scoring workers, when used, are not in it).',
     '',
     markdownTable(

@@ -142,6 +142,7 @@ export async function startService(
       batching: config.batching,
       delivery: config.delivery,
       maxContributions: config.output.maxContributions,
+      maxMessageBytes: config.output.maxMessageBytes,
       startFrom: config.kafka.consumer.autoOffsetReset,
       commitIntervalMs: config.kafka.consumer.commitIntervalMs,
       transactionalId: `${config.kafka.producer.transactionalIdPrefix}-${config.kafka.groupId}-${config.kafka.clientId}`,

@@ -57,6 +57,11 @@ export const ERROR_CODES = {
   },
   PRODUCE_FAILED: { retriable: true, summary: 'A record could not be produced (acknowledged) to Kafka.' },
   COMMIT_FAILED: { retriable: true, summary: 'Consumer offsets could not be committed.' },
+  OUTPUT_UNWRITABLE: {
+    retriable: false,
+    summary:
+      'An output the broker refuses for good (too large, not a valid record) was replaced by a dead letter naming it.',
+  },
   MODEL_INVALID: {
     retriable: false,
     summary: 'A model artifact failed a load check (shape, checksum, version).',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ErrorCode, VigilError } from '../../core/errors.js';
 import type { FeatureFailure } from '../../schemas/features/extractor.js';
 import type { DeadLetter } from '../../schemas/types.js';
@@ -18,6 +19,12 @@ export const DEAD_LETTER_HEADERS = {
   reason: 'vigil.reason',
   stage: 'vigil.stage',
 } as const;
+
+/** Set ('true') on a dead letter that left the original value (and a long key) out: it could not be written. */
+export const ORIGINAL_OMITTED_HEADER = 'vigil.original.omitted';
+
+/** Keys at most this long are kept in a dead letter that leaves the original out; longer ones are hashed too. */
+const MAX_KEPT_KEY_BYTES = 1024;
 
 export interface DeadLetterContext {
   readonly source: SourceCoordinates;
@@ -120,4 +127,54 @@ function detailsAsText(details: Readonly<Record<string, unknown>>): Record<strin
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * The same dead letter without the original key and value, for when it is too large for the dead-letter topic
+ * (a value near the broker's `message.max.bytes` is accepted on input, and the dead letter adds to it). The
+ * source coordinates, sizes and SHA-256 digests stay, so the record can be found where it still is, in its
+ * source partition at its offset, and checked byte for byte. Null when there is nothing left to take out.
+ */
+export function withoutOriginal(letter: DeadLetterMessage, why: string): DeadLetterMessage | null {
+  const v = letter.value;
+  const keyKept = v.original_key !== null && v.original_key.length <= MAX_KEPT_KEY_BYTES;
+  if (v.original_value === null && (v.original_key === null || keyKept)) return null;
+  const details: Record<string, string> = { ...v.details, original_omitted: truncate(why, MAX_DETAIL_CHARS) };
+  Object.assign(details, digestDetails('value', v.original_value));
+  if (!keyKept) Object.assign(details, digestDetails('key', v.original_key));
+  const key = keyKept ? v.original_key : null;
+  return {
+    key,
+    value: { ...v, original_key: key, original_value: null, details },
+    headers: { ...letter.headers, [ORIGINAL_OMITTED_HEADER]: 'true' },
+  };
+}
+
+/**
+ * A dead letter for a record whose output (anomaly event or score) the broker refused for good: it replaces
+ * that output, so the record is accounted for. Carries no original bytes (the output was refused for its size
+ * or form, and the record is still in its source partition), only their sizes and digests.
+ */
+export function deadLetterForUnwritableOutput(
+  ctx: DeadLetterContext,
+  output: string,
+  reason: string,
+  extra: Readonly<Record<string, unknown>> = {},
+): DeadLetterMessage {
+  const letter = buildDeadLetter({
+    ...ctx,
+    stage: 'emit',
+    code: 'OUTPUT_UNWRITABLE',
+    message: `the ${output} output of this record cannot be written: ${reason}`,
+    details: { output, ...extra },
+  });
+  return withoutOriginal(letter, reason) ?? letter;
+}
+
+function digestDetails(what: 'key' | 'value', bytes: Buffer | null): Record<string, string> {
+  if (bytes === null) return {};
+  return {
+    [`original_${what}_bytes`]: String(bytes.length),
+    [`original_${what}_sha256`]: createHash('sha256').update(bytes).digest('hex'),
+  };
 }

@@ -47,6 +47,11 @@ class PartitionState {
   /** Acked offsets above `head`, i.e. acknowledged but not yet committable. */
   ackedAhead = 0;
   lastTracked = -1;
+  /**
+   * Where the client says the partition's next record is (RecordBatch.nextOffset): past the last tracked
+   * record, over a transaction's control record, once nothing is in flight.
+   */
+  end = -1;
   /** The committable offset before anything was acknowledged: nothing below it is ours to commit. */
   floor: number | undefined;
   committed: number | undefined;
@@ -59,7 +64,9 @@ class PartitionState {
 
   committable(): number | undefined {
     if (this.floor === undefined) return undefined;
-    return this.head < this.offsets.length ? this.offsets[this.head]! : this.lastTracked + 1;
+    return this.head < this.offsets.length
+      ? this.offsets[this.head]!
+      : Math.max(this.lastTracked + 1, this.end);
   }
 
   inFlight(): number {
@@ -123,25 +130,36 @@ export class OffsetTracker {
   }
 
   /**
-   * A record was fetched and is now in flight. Returns the generation to ack it with, or undefined when the
-   * partition is not assigned (a record that arrived after its partition was revoked: do not process it).
-   * Offsets must increase within a generation; after a seek, `assign` the partition again.
+   * A record was fetched and is now in flight. Returns the generation to ack it with, or undefined when it is
+   * not to be processed: its partition is not assigned (it arrived after its partition was revoked), or it was
+   * delivered before in this generation (a client that re-fetched after a retry: the first delivery is in
+   * flight or done, and its outputs stand for both). Offsets increase within a generation; after a seek,
+   * `assign` the partition again.
    */
   track(topic: string, partition: number, offset: number): number | undefined {
     const s = this.states.get(partitionKey(topic, partition));
     if (s === undefined) return undefined;
     if (!Number.isSafeInteger(offset) || offset < 0)
       throw new RangeError(`offset must be a non-negative safe integer, got ${offset}`);
-    if (offset <= s.lastTracked) {
-      throw new RangeError(
-        `offset ${offset} of ${topic}:${partition} is not after ${s.lastTracked}; after a seek, assign() the partition again`,
-      );
-    }
+    if (offset <= s.lastTracked || offset < s.end) return undefined;
     if (s.floor === undefined) s.floor = offset;
     s.offsets.push(offset);
     s.acked.push(false);
     s.lastTracked = offset;
     return s.generation;
+  }
+
+  /**
+   * The client delivered everything of the partition below `nextOffset` (RecordBatch.nextOffset), control
+   * records included: once the tracked records are acknowledged, the committable offset is `nextOffset`, so a
+   * partition that ends in a transaction's commit marker commits past it and shows no lag. Ignored when the
+   * partition is not assigned or nothing was tracked in this generation.
+   */
+  delivered(topic: string, partition: number, nextOffset: number): void {
+    const s = this.states.get(partitionKey(topic, partition));
+    if (s === undefined || s.floor === undefined) return;
+    if (!Number.isSafeInteger(nextOffset)) return;
+    if (nextOffset > s.end) s.end = nextOffset;
   }
 
   /** All the record's outputs are acknowledged (or it was dead-lettered and that is acknowledged). */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { isRetriable, isVigilError, VigilError } from '../../core/errors.js';
+import { isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
@@ -9,7 +9,6 @@ import type { AnomalyEvent } from '../../schemas/types.js';
 import { type Batch, MicroBatcher, type MicroBatchOptions } from '../batch/micro-batcher.js';
 import { BatchScheduler, type Clock, systemClock } from '../batch/scheduler.js';
 import { yieldToEventLoop } from '../batch/yield.js';
-import { buildAnomalyEvent } from '../events/anomaly-event.js';
 import {
   type DeadLetterContext,
   type DeadLetterMessage,
@@ -21,7 +20,6 @@ import type {
   Consumer,
   FetchOptions,
   KafkaRecord,
-  ProduceMessage,
   Producer,
   ProducerOptions,
   RecordBatch,
@@ -29,8 +27,13 @@ import type {
   TransactionalProducer,
   Transport,
 } from '../transport/types.js';
+import { CommitScheduler, commitPending } from './commit-scheduler.js';
 import type { RecordDecoder } from './decode-stage.js';
+import { deliver, fitToLimit } from './delivery.js';
 import type { OutputCodec } from './output-codec.js';
+import { buildOutputs, type Item, type Outbound } from './outputs.js';
+import { scoreInChunks } from './scoring.js';
+import { produceInTransaction } from './transactional.js';
 
 /**
  * The detection pipeline: the one place that orders the stages.
@@ -85,6 +88,14 @@ export interface PipelineOptions {
     readonly fetch?: FetchOptions;
   };
   readonly producer?: Pick<ProducerOptions, 'lingerMs' | 'deliveryTimeoutMs' | 'compression' | 'idempotent'>;
+  /**
+   * Outputs estimated over this many bytes (key, value, headers and Kafka's framing) are replaced before they
+   * are sent, per the poison-output policy (connector/pipeline/delivery.ts). Default 1 000 000: librdkafka's
+   * own `message.max.bytes`, just below the broker's default 1 048 588.
+   */
+  readonly maxMessageBytes?: number;
+  /** Rows per synchronous scoring call of an in-thread scorer; the event loop runs between chunks. Default 2048. */
+  readonly scoreChunkRows?: number;
 }
 
 export interface PipelineDeps {
@@ -101,21 +112,6 @@ export interface PipelineDeps {
   readonly onAnomaly?: (event: AnomalyEvent) => void;
 }
 
-/** One fetched record on its way through the pipeline. */
-interface Item {
-  readonly record: KafkaRecord;
-  readonly offset: number;
-  readonly generation: number;
-  /** The features, or null when the record is dead-lettered instead. */
-  readonly rows: Float32Array | null;
-  readonly row: number;
-  readonly entity: string;
-  readonly eventTime: number;
-  /** When the client handed the record over: the start of Vigil's own latency. */
-  readonly fetchedAt: number;
-  readonly dead: DeadLetterMessage | null;
-}
-
 export interface PipelineStats {
   consumed: number;
   scored: number;
@@ -125,6 +121,10 @@ export interface PipelineStats {
   commits: number;
   /** Times fetching was paused for backpressure (partitions, summed). */
   pauses: number;
+  /** Outputs the broker could never accept, replaced by a smaller dead letter (the poison-output policy). */
+  replacedOutputs: number;
+  /** Records delivered again in the same assignment (a client's re-fetch), dropped as already tracked. */
+  redelivered: number;
 }
 
 const PRODUCE_RETRY = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 5_000 } as const;
@@ -138,6 +138,8 @@ export class Pipeline {
     batches: 0,
     commits: 0,
     pauses: 0,
+    replacedOutputs: 0,
+    redelivered: 0,
   };
 
   private readonly opts: PipelineOptions;
@@ -159,10 +161,9 @@ export class Pipeline {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private txProducer: TransactionalProducer | undefined;
-  private commitInFlight: Promise<void> | undefined;
-  private commitAgain = false;
-  private commitTimer: unknown;
-  private lastCommitAt = Number.NEGATIVE_INFINITY;
+  private readonly commits: CommitScheduler;
+  /** In-thread scorings run one after another (see scoring.ts); this is the tail of that queue. */
+  private scoringTail: Promise<unknown> = Promise.resolve();
   private failure: unknown;
   private stopping = false;
 
@@ -183,6 +184,11 @@ export class Pipeline {
     this.maxInFlight = options.delivery === 'exactly-once' ? 1 : (options.maxInFlightBatches ?? 4);
     this.idleDispatch = options.delivery === 'at-least-once' && (options.batching.dispatchWhenIdle ?? true);
     this.matrix = new Float32Array(options.batching.maxRecords * deps.extractor.width);
+    this.commits = new CommitScheduler({
+      clock: this.clock,
+      intervalMs: options.commitIntervalMs ?? 100,
+      commit: () => this.commitNow(),
+    });
   }
 
   /** Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only. */
@@ -252,11 +258,23 @@ export class Pipeline {
     if (this.stopping) return;
     this.stopping = true;
     // Closing the consumer runs onRevoked('close'), which drains and commits every owned partition.
-    await this.consumer?.close();
-    this.cancelCommitTimer();
+    // Everything is closed even when one close fails; the first failure is then the result.
+    const errors: unknown[] = [];
+    const attempt = async (what: string, close: (() => Promise<void>) | undefined) => {
+      if (close === undefined) return;
+      try {
+        await close();
+      } catch (err) {
+        this.log.error({ err }, `${what} close failed`);
+        errors.push(err);
+      }
+    };
+    await attempt('consumer', this.consumer && (() => this.consumer!.close()));
+    this.commits.close();
     this.scheduler.close();
-    await this.producer?.close();
-    await this.txProducer?.close();
+    await attempt('producer', this.producer && (() => this.producer!.close()));
+    await attempt('transactional producer', this.txProducer && (() => this.txProducer!.close()));
+    if (errors.length > 0) throw errors[0];
   }
 
   // ------------------------------------------------------------------ consume → decode → features → batch
@@ -281,12 +299,18 @@ export class Pipeline {
       const record = records[i]!;
       const offset = Number(record.offset);
       const generation = this.tracker.track(topic, partition, offset);
-      // Fetched after its partition was revoked: the partition's next owner reads it again.
-      if (generation === undefined) continue;
+      // Fetched after its partition was revoked (the partition's next owner reads it again), or fetched before
+      // in this assignment (its first delivery stands for both).
+      if (generation === undefined) {
+        if (this.tracker.isAssigned(topic, partition)) this.stats.redelivered++;
+        continue;
+      }
       const item = this.prepareItem(record, offset, generation, rows, i, now);
       if (item.dead !== null) dead++;
       this.scheduler.add(key, item, record.value?.length ?? 0);
     }
+    // Past a transaction's control record where the client saw one, so the partition's lag can reach 0.
+    this.tracker.delivered(topic, partition, Number(batch.nextOffset));
     this.stats.consumed += records.length;
     metrics?.recordsConsumed.inc({ topic }, records.length);
     if (dead > 0) this.stats.deadLettered += dead;
@@ -413,105 +437,38 @@ export class Pipeline {
     if (this.failure !== undefined) return;
     const { output, metrics, onAnomaly } = this.deps;
     const scorer = this.scorer;
-    const items = batch.items;
-    const d = this.deps.extractor.width;
+    const items = batch.items.map((i) => i.value);
     const o = this.opts;
 
-    // Gather the scorable rows into one matrix; dead letters ride along in the same produce.
-    const scoredItems: Item[] = [];
-    const entities: string[] = [];
-    // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
-    const isAsync = 'scoreAsync' in scorer;
-    const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
-    for (let k = 0; k < items.length; k++) {
-      const item = items[k]!.value;
-      const src = item.rows;
-      if (src === null) continue;
-      // A plain loop, not set(subarray()): a view per row is an allocation per record.
-      const from = item.row * d;
-      const to = scoredItems.length * d;
-      for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
-      scoredItems.push(item);
-      entities.push(item.entity);
-    }
-
-    const messages: ProduceMessage[] = [];
-    const events: AnomalyEvent[] = [];
-    const n = scoredItems.length;
-    if (n > 0) {
-      const t0 = performance.now();
-      const scores: BatchScores =
-        'scoreAsync' in scorer
-          ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
-          : scorer.score(matrix, n, entities, { explain: 'anomalies' });
-      const detectedAt = this.clock.now();
-      metrics?.recordBatch(n, (performance.now() - t0) / 1000, batch.reason);
-      metrics?.recordScores(scores, n);
-      for (let k = 0; k < n; k++) {
-        const item = scoredItems[k]!;
-        if (scores.isAnomaly[k] === 1) {
-          const event = buildAnomalyEvent({
-            source: { topic: item.record.topic, partition: item.record.partition, offset: item.offset },
-            key: item.record.key,
-            eventTime: item.eventTime,
-            entity: item.entity,
-            scores,
-            row: k,
-            rows: matrix,
-            model: scorer.identity,
-            detectedAt,
-            maxContributions: o.maxContributions ?? 10,
-          });
-          events.push(event);
-          messages.push({
-            topic: o.anomaliesTopic,
-            // Keyed by entity, as documented, so one entity's events stay in order on one partition; without
-            // a mapped entity key, the entity is the record's key and its bytes are kept as they are.
-            key: this.deps.extractor.spec.entityKey === undefined ? item.record.key : item.entity,
-            value: output.anomaly(event),
-            headers: [{ key: 'vigil.event_id', value: event.event_id }],
-          });
-        }
-        if (o.scoresTopic !== undefined) {
-          messages.push({
-            topic: o.scoresTopic,
-            key: item.record.key,
-            value: JSON.stringify({
-              topic: item.record.topic,
-              partition: item.record.partition,
-              offset: item.offset,
-              entity: item.entity,
-              event_time: item.eventTime,
-              score: scores.scores[k],
-              threshold: scores.threshold[k],
-              severity: scores.severity[k],
-              anomaly: scores.isAnomaly[k] === 1,
-              model: scorer.identity.version,
-            }),
-          });
-        }
-      }
-    }
-    for (const { value: item } of items) {
-      if (item.dead === null) continue;
-      messages.push({
-        topic: o.deadLetterTopic,
-        key: item.dead.key,
-        value: output.deadLetter(item.dead.value),
-        headers: Object.entries(item.dead.headers).map(([key, value]) => ({ key, value })),
+    // Built while the scoring turn is held: the events read their rows from the shared matrix.
+    let scoredItems: readonly Item[] = [];
+    const { outbounds, events } = await this.score(scorer, items, batch.reason, (scored) => {
+      scoredItems = scored.items;
+      return buildOutputs({
+        topics: o,
+        codec: output,
+        model: scorer.identity,
+        items,
+        scoredItems: scored.items,
+        scores: scored.scores,
+        rows: scored.rows,
+        detectedAt: this.clock.now(),
+        maxContributions: o.maxContributions ?? 10,
+        keyByEntity: this.deps.extractor.spec.entityKey !== undefined,
       });
-    }
+    });
+    const n = scoredItems.length;
 
-    if (this.txProducer !== undefined) await this.produceTransactionally(batch, messages);
+    if (this.txProducer !== undefined) await this.produceTransactionally(batch, outbounds);
     else {
-      await this.produce(messages);
+      await this.produce(outbounds);
       this.acknowledge(batch);
-      this.scheduleCommit();
+      this.commits.request();
     }
 
     const ackedAt = this.clock.now();
     if (metrics !== undefined) {
-      for (const { value: item } of items) {
+      for (const item of items) {
         metrics.endToEndLatency.observe((ackedAt - item.record.timestamp) / 1000);
         metrics.processingLatency.observe((ackedAt - item.fetchedAt) / 1000);
       }
@@ -526,65 +483,108 @@ export class Pipeline {
     if (onAnomaly !== undefined) for (const e of events) onAnomaly(e);
   }
 
-  private async produce(messages: ProduceMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  /**
+   * Gathers the scorable rows into one matrix and scores them. In-thread scorers take turns (one scoring at a
+   * time, each starting on a fresh turn of the event loop and yielding between chunks), so batches in flight
+   * together never hold the thread back to back; they share one matrix, which taking turns makes safe.
+   */
+  private async score<T>(
+    scorer: Scorer | AsyncScorer,
+    items: readonly Item[],
+    reason: Batch<Item>['reason'],
+    use: (scored: { items: Item[]; scores: BatchScores | null; rows: Float32Array }) => T,
+  ): Promise<T> {
+    const d = this.deps.extractor.width;
+    const isAsync = 'scoreAsync' in scorer;
+    const run = async () => {
+      // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
+      const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
+      const scoredItems: Item[] = [];
+      const entities: string[] = [];
+      for (const item of items) {
+        const src = item.rows;
+        if (src === null) continue;
+        // A plain loop, not set(subarray()): a view per row is an allocation per record.
+        const from = item.row * d;
+        const to = scoredItems.length * d;
+        for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
+        scoredItems.push(item);
+        entities.push(item.entity);
+      }
+      const n = scoredItems.length;
+      if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
+      const t0 = performance.now();
+      const scores: BatchScores = isAsync
+        ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
+        : await scoreInChunks(scorer, matrix, n, d, entities, {
+            explain: 'anomalies',
+            chunkRows: this.opts.scoreChunkRows ?? 2048,
+          });
+      this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
+      this.deps.metrics?.recordScores(scores, n);
+      return use({ items: scoredItems, scores, rows: matrix });
+    };
+    if (isAsync) return run();
+    const turn = this.scoringTail.then(async () => {
+      await yieldToEventLoop();
+      return run();
+    });
+    this.scoringTail = turn.catch(() => {});
+    return turn;
+  }
+
+  private async produce(outbounds: readonly Outbound[]): Promise<void> {
+    if (outbounds.length === 0) return;
     const producer = this.producer!;
     // Resending a partly written batch duplicates some outputs; event ids are stable, so consumers can dedupe.
-    await retry(() => producer.send(messages), {
-      ...PRODUCE_RETRY,
-      onRetry: (err, attempt, delay) => {
-        this.deps.metrics?.recordProduceError('anomalies');
-        this.log.warn({ err, attempt, delay }, 'produce failed; retrying');
+    await deliver((m) => producer.send(m), outbounds, {
+      maxMessageBytes: this.opts.maxMessageBytes ?? 1_000_000,
+      retry: PRODUCE_RETRY,
+      onRetry: (err, attempt, delay, outputs) => {
+        for (const kind of outputs) this.deps.metrics?.recordProduceError(kind);
+        this.log.warn({ err, attempt, delay, outputs }, 'produce failed; retrying');
       },
+      onReplaced: (from, to, reason) => this.replaced(from, to, reason),
     });
   }
 
-  private async produceTransactionally(batch: Batch<Item>, messages: ProduceMessage[]): Promise<void> {
-    const consumer = this.consumer!;
-    let acknowledged = false;
-    let commitFailed = false;
-    // A retriable failure before the commit (CONCURRENT_TRANSACTIONS while the coordinator is still completing
-    // the previous transaction, a leader moving) aborts the transaction and runs it again: read_committed
-    // consumers never see an aborted one. A failed commit is not retried: it may have gone through, and only a
-    // restart from the committed offsets is safe then.
-    await retry(
-      async () => {
-        const tx = await this.txProducer!.begin();
-        try {
-          if (messages.length > 0) await tx.send(messages);
-          if (!acknowledged) {
-            this.acknowledge(batch);
-            acknowledged = true;
-          }
-          const pending = this.tracker.pendingCommits();
-          if (pending.length > 0) {
-            await tx.sendOffsets(
-              consumer,
-              pending.map((p) => ({
-                topic: p.topic,
-                partition: p.partition,
-                offset: BigInt(p.offset),
-                epoch: this.epochs.get(partitionKey(p.topic, p.partition)),
-              })),
-            );
-          }
-          commitFailed = true;
-          await tx.commit();
-          commitFailed = false;
-          for (const p of pending) this.tracker.markCommitted(p);
-          this.stats.commits++;
-          this.deps.metrics?.recordCommit(true);
-        } catch (err) {
-          await tx.abort().catch(() => {});
-          this.deps.metrics?.recordCommit(false);
-          throw err;
-        }
-      },
+  private replaced(from: Outbound, to: Outbound, reason: string): void {
+    this.stats.replacedOutputs++;
+    this.deps.metrics?.recordOutputReplaced(from.output);
+    if (from.output !== 'dead_letters') this.deps.metrics?.recordDeadLetter('OUTPUT_UNWRITABLE', 'emit');
+    const headers = to.message.headers ?? [];
+    const at = (k: string) => headers.find((h) => h.key === k)?.value?.toString();
+    this.log.warn(
       {
-        ...PRODUCE_RETRY,
-        shouldRetry: (err) => !commitFailed && isRetriable(err),
-        onRetry: (err, attempt, delay) =>
-          this.log.warn({ err, attempt, delay }, 'transaction failed before its commit; aborted, retrying'),
+        output: from.output,
+        topic: from.message.topic,
+        source: `${at('vigil.source.topic')}:${at('vigil.source.partition')}@${at('vigil.source.offset')}`,
+        reason,
+      },
+      'output can never be written as it is; writing a dead letter without the original bytes instead',
+    );
+  }
+
+  private async produceTransactionally(batch: Batch<Item>, outbounds: readonly Outbound[]): Promise<void> {
+    // Only the size limit is applied ahead here: a refused send inside a transaction cannot be isolated
+    // message by message, so a refusal beyond the limit stops the pipeline (set output.maxMessageBytes lower).
+    const fitted = fitToLimit(outbounds, this.opts.maxMessageBytes ?? 1_000_000, (from, to, reason) =>
+      this.replaced(from, to, reason),
+    );
+    await produceInTransaction(
+      fitted.map((x) => x.message),
+      {
+        producer: this.txProducer!,
+        consumer: this.consumer!,
+        tracker: this.tracker,
+        epochs: this.epochs,
+        log: this.log,
+        retry: PRODUCE_RETRY,
+        acknowledge: () => this.acknowledge(batch),
+        onCommit: (ok) => {
+          if (ok) this.stats.commits++;
+          this.deps.metrics?.recordCommit(ok);
+        },
       },
     );
   }
@@ -598,60 +598,27 @@ export class Pipeline {
     this.applyBackpressure();
   }
 
-  /** One commit request at a time; acks that arrive meanwhile are folded into the next one. */
-  private scheduleCommit(): void {
-    if (this.commitInFlight !== undefined) {
-      this.commitAgain = true;
-      return;
-    }
-    if (this.commitTimer !== undefined) return;
-    const wait = this.lastCommitAt + (this.opts.commitIntervalMs ?? 100) - this.clock.now();
-    if (wait > 0) {
-      this.commitTimer = this.clock.setTimeout(() => {
-        this.commitTimer = undefined;
-        this.scheduleCommit();
-      }, wait);
-      return;
-    }
-    this.lastCommitAt = this.clock.now();
-    this.commitInFlight = this.commitNow().finally(() => {
-      this.commitInFlight = undefined;
-      if (this.commitAgain) {
-        this.commitAgain = false;
-        this.scheduleCommit();
-      }
-    });
-  }
-
-  private cancelCommitTimer(): void {
-    if (this.commitTimer === undefined) return;
-    this.clock.clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
-  }
-
-  private async commitNow(): Promise<void> {
+  /** Resolves false when the commit failed and is worth trying again. */
+  private async commitNow(): Promise<boolean> {
     const consumer = this.consumer;
-    if (consumer === undefined) return;
-    const pending = this.tracker.pendingCommits();
-    if (pending.length === 0) return;
-    try {
-      const result = await consumer.commit(
-        pending.map((p) => ({
-          topic: p.topic,
-          partition: p.partition,
-          offset: BigInt(p.offset),
-          epoch: this.epochs.get(partitionKey(p.topic, p.partition)),
-        })),
-      );
-      const accepted = new Set(result.committed.map((c) => partitionKey(c.topic, c.partition)));
-      for (const p of pending)
-        if (accepted.has(partitionKey(p.topic, p.partition))) this.tracker.markCommitted(p);
-      this.stats.commits++;
-      this.deps.metrics?.recordCommit(true);
-    } catch (err) {
-      // Not fatal: the offsets stay pending and go with the next commit; a crash meanwhile only replays.
-      this.deps.metrics?.recordCommit(false);
-      this.log.warn({ err }, 'offset commit failed; will retry with the next batch');
+    if (consumer === undefined) return true;
+    const outcome = await commitPending(consumer, this.tracker, this.epochs);
+    switch (outcome.kind) {
+      case 'none':
+        return true;
+      case 'committed':
+        this.stats.commits++;
+        this.deps.metrics?.recordCommit(true);
+        return true;
+      case 'failed':
+        // The offsets stay pending and go with the next commit; a crash meanwhile only replays.
+        this.deps.metrics?.recordCommit(false);
+        this.log.warn({ err: outcome.error }, 'offset commit failed; will retry');
+        return false;
+      case 'fatal':
+        this.deps.metrics?.recordCommit(false);
+        this.fail(outcome.error);
+        return true;
     }
   }
 
@@ -675,9 +642,7 @@ export class Pipeline {
       // Score and emit everything already fetched for these partitions, then commit it, while they are ours.
       this.scheduler.flush();
       await this.drain();
-      this.cancelCommitTimer();
-      if (this.commitInFlight !== undefined) await this.commitInFlight;
-      await this.commitNow();
+      await this.commits.flush();
     }
     for (const p of parts) {
       const key = partitionKey(p.topic, p.partition);
@@ -705,8 +670,12 @@ export class Pipeline {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.log.error({ err }, 'pipeline failed; stopping without committing unfinished records');
-    this.cancelCommitTimer();
+    this.commits.close();
     // The next handler call rethrows, which stops the consumer; close it now too in case no call comes.
-    void this.consumer?.close().catch(() => {});
+    void this.consumer
+      ?.close()
+      .catch((closeErr: unknown) =>
+        this.log.warn({ err: closeErr }, 'consumer close after a failure failed'),
+      );
   }
 }

@@ -18,6 +18,11 @@ export interface ClientFailure {
   readonly fatal: boolean;
   /** librdkafka: the current transaction must be aborted. */
   readonly abortTransaction: boolean;
+  /**
+   * The broker (or librdkafka, before sending) refuses these records as they are: too large, or not a valid
+   * record. Retrying the same bytes can never succeed, and nothing is wrong with the cluster or the config.
+   */
+  readonly unwritable: boolean;
   /** Client-specific name of the error, for logs and details (`KafkaJSConnectionError`, `ERR__TRANSPORT`, …). */
   readonly clientCode: string;
 }
@@ -56,6 +61,9 @@ const KAFKAJS_REBALANCE_TYPES = new Set([
   'UNKNOWN_MEMBER_ID',
   'FENCED_INSTANCE_ID',
 ]);
+
+/** Kafka's record-level refusals (MESSAGE_TOO_LARGE = 10, RECORD_LIST_TOO_LARGE = 18, INVALID_RECORD = 87). */
+const KAFKAJS_UNWRITABLE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
 
 const KAFKAJS_AUTH_TYPES = new Set([
   'SASL_AUTHENTICATION_FAILED',
@@ -115,12 +123,14 @@ export function classifyKafkajsError(err: unknown): ClientFailure {
   let unavailable = false;
   let rebalance = false;
   let auth = false;
+  let unwritable = false;
   for (const e of chain) {
     const name = typeof e.name === 'string' ? e.name : '';
     const type = typeof e.type === 'string' ? e.type : '';
     const code = typeof e.code === 'string' ? e.code : '';
     if (KAFKAJS_UNAVAILABLE_NAMES.has(name) || KAFKAJS_UNAVAILABLE_TYPES.has(type)) unavailable = true;
     if (KAFKAJS_REBALANCE_TYPES.has(type)) rebalance = true;
+    if (KAFKAJS_UNWRITABLE_TYPES.has(type)) unwritable = true;
     if (
       name === 'KafkaJSSASLAuthenticationError' ||
       KAFKAJS_AUTH_TYPES.has(type) ||
@@ -140,8 +150,8 @@ export function classifyKafkajsError(err: unknown): ClientFailure {
   // the operation can succeed later is the innermost cause's call.
   const innerRetriable = inner?.retriable === true;
   // A rebalance is not retried: the operation belonged to a generation that is ending.
-  const retriable = !auth && !rebalance && (unavailable || innerRetriable);
-  return failure({ unavailable, rebalance, auth, retriable, clientCode });
+  const retriable = !auth && !rebalance && !unwritable && (unavailable || innerRetriable);
+  return failure({ unavailable, rebalance, auth, retriable, unwritable, clientCode });
 }
 
 // ---------------------------------------------------------------- librdkafka
@@ -174,6 +184,7 @@ export const RD = {
   ERR_NOT_COORDINATOR: 16,
   ERR_NOT_ENOUGH_REPLICAS: 19,
   ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  ERR_RECORD_LIST_TOO_LARGE: 18,
   ERR_ILLEGAL_GENERATION: 22,
   ERR_UNKNOWN_MEMBER_ID: 25,
   ERR_REBALANCE_IN_PROGRESS: 27,
@@ -185,6 +196,7 @@ export const RD = {
   ERR_SASL_AUTHENTICATION_FAILED: 58,
   ERR_FENCED_INSTANCE_ID: 82,
   ERR_PRODUCER_FENCED: 90,
+  ERR_INVALID_RECORD: 87,
   ERR_STALE_MEMBER_EPOCH: 113,
 } as const;
 
@@ -226,6 +238,17 @@ const RD_AUTH = new Set<number>([
   RD.ERR_SASL_AUTHENTICATION_FAILED,
 ]);
 
+/**
+ * Records refused as they are. librdkafka raises MSG_SIZE_TOO_LARGE itself, from produce(), for a message over
+ * its own `message.max.bytes` (1 000 000 by default, below the broker's 1 048 588), and passes the broker's on
+ * in delivery reports.
+ */
+const RD_UNWRITABLE = new Set<number>([
+  RD.ERR_MSG_SIZE_TOO_LARGE,
+  RD.ERR_RECORD_LIST_TOO_LARGE,
+  RD.ERR_INVALID_RECORD,
+]);
+
 /** Retriable per Kafka's own table, where librdkafka does not say (delivery reports carry no flags). */
 const RD_RETRIABLE = new Set<number>([
   RD.ERR_NOT_ENOUGH_REPLICAS,
@@ -249,6 +272,7 @@ export function classifyRdkafkaError(err: unknown): ClientFailure {
   const unavailable = RD_UNAVAILABLE.has(code);
   const rebalance = RD_REBALANCE.has(code);
   const auth = RD_AUTH.has(code);
+  const unwritable = RD_UNWRITABLE.has(code);
   const fenced =
     code === RD.ERR_PRODUCER_FENCED || code === RD.ERR__FENCED || code === RD.ERR_FENCED_INSTANCE_ID;
   const fatal = e.isFatal === true || code === RD.ERR__FATAL || fenced;
@@ -259,6 +283,7 @@ export function classifyRdkafkaError(err: unknown): ClientFailure {
     !auth &&
     !fenced &&
     !rebalance &&
+    !unwritable &&
     (e.isRetriable === true || unavailable || RD_RETRIABLE.has(code) || fatal);
   return failure({
     unavailable,
@@ -267,6 +292,7 @@ export function classifyRdkafkaError(err: unknown): ClientFailure {
     retriable,
     fatal,
     abortTransaction,
+    unwritable,
     clientCode: RD_NAMES.get(code) ?? (Number.isNaN(code) ? 'unknown' : `librdkafka(${code})`),
   });
 }
@@ -281,6 +307,7 @@ function failure(f: Partial<ClientFailure> & { clientCode: string }): ClientFail
     retriable: false,
     fatal: false,
     abortTransaction: false,
+    unwritable: false,
     ...f,
   };
 }
@@ -310,8 +337,14 @@ export function toVigilError(
       rebalance: f.rebalance,
       ...(f.fatal ? { fatal: true } : {}),
       ...(f.abortTransaction ? { abortTransaction: true } : {}),
+      ...(f.unwritable ? { unwritable: true } : {}),
     },
   });
+}
+
+/** A produce failure no retry can fix because of the records themselves (see ClientFailure.unwritable). */
+export function isUnwritable(err: unknown): boolean {
+  return err instanceof VigilError && err.details.unwritable === true;
 }
 
 export function errorMessage(err: unknown): string {

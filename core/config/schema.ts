@@ -562,6 +562,15 @@ const OutputSchema = z
       .max(1000)
       .default(10)
       .meta({ description: 'Largest per-feature contributions listed in an anomaly event.', examples: [5] }),
+    maxMessageBytes: z
+      .int()
+      .min(4096)
+      .default(1_000_000)
+      .meta({
+        description:
+          'Largest output message written as it is (key, value, headers and framing); a larger one is replaced by a dead letter that keeps the source coordinates, sizes and SHA-256 of the original but not its bytes (see docs/delivery-guarantees.md). Keep it at or below the output topics’ `max.message.bytes` (the broker’s default is 1 048 588; librdkafka refuses messages over its own 1 000 000).',
+        examples: [500_000],
+      }),
   })
   .meta({ description: 'Where results go.' });
 

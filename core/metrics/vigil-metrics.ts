@@ -61,6 +61,7 @@ export class VigilMetrics {
   readonly pausedPartitions: Gauge;
   readonly commits: Counter<'result'>;
   readonly produceErrors: Counter<'output'>;
+  readonly outputsReplaced: Counter<'output'>;
   readonly modelInfo: Gauge<'model_id' | 'model_version' | 'backend'>;
   readonly threshold: Gauge;
 
@@ -175,6 +176,12 @@ export class VigilMetrics {
       labelNames: ['output'],
       registers,
     });
+    this.outputsReplaced = new Counter({
+      name: 'vigil_outputs_replaced_total',
+      help: 'Outputs the broker can never accept (too large, not a valid record) replaced by a dead letter without the original bytes, by the output replaced (anomalies, scores, dead_letters).',
+      labelNames: ['output'],
+      registers,
+    });
     this.modelInfo = new Gauge({
       name: 'vigil_model_info',
       help: 'The model serving now: always 1, labelled with its id, version and TensorFlow.js backend.',
@@ -227,6 +234,10 @@ export class VigilMetrics {
 
   recordProduceError(output: OutputKind): void {
     this.produceErrors.inc({ output });
+  }
+
+  recordOutputReplaced(output: OutputKind): void {
+    this.outputsReplaced.inc({ output });
   }
 
   /** Buffer gauges from the batcher's accounts. */

@@ -5,7 +5,7 @@ import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.j
 import { Pipeline, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../../connector/transport/index.js';
 import type { Transport, TransportKind } from '../../../connector/transport/types.js';
-import { silentLogger } from '../../../core/logger.js';
+import { createLogger, silentLogger } from '../../../core/logger.js';
 import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
 import type { Detector } from '../../../model/detector.js';
 import { detectorSource, ScoringPool } from '../../../model/workers/pool.js';
@@ -118,7 +118,9 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         extractor: sensorExtractor(),
         scorer: detector,
         output: plainAvroOutputCodec(),
-        logger: silentLogger(),
+        logger: process.env.VIGIL_TEST_LOG
+          ? createLogger({ level: process.env.VIGIL_TEST_LOG })
+          : silentLogger(),
         ...(metrics === undefined ? {} : { metrics }),
       },
     );

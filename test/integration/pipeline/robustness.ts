@@ -135,7 +135,7 @@ export interface PacedProducer {
 
 /**
  * Sends `messages` in chunks of `chunk`, one chunk every `intervalMs`, so records keep arriving while the test
- * does something to Vigil or the broker. A send that fails is retried by kafkajs (see `client`).
+ * does something to Vigil or the broker. A send that fails is retried by kafkajs (see `client`), idempotently.
  */
 export function producePaced(
   kafka: Kafka,
@@ -144,7 +144,9 @@ export function producePaced(
   options: { chunk: number; intervalMs: number },
 ): PacedProducer {
   let sent = 0;
-  const producer: Producer = kafka.producer();
+  // Idempotent: a send retried after a timeout (a loaded machine, a leader moving) must not write its records
+  // twice, or the input holds more than the test wrote and "every record committed" is never reached.
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const done = (async () => {
     await producer.connect();
     try {

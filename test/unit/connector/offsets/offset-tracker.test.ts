@@ -114,13 +114,51 @@ describe('OffsetTracker', () => {
     expect(t.markCommitted({ ...c2!, offset: 4 })).toBe(false);
   });
 
-  it('requires increasing offsets within a generation', () => {
+  it('drops a redelivered offset instead of throwing, and still commits past it once', () => {
+    const t = new OffsetTracker();
+    const g = t.assign('t', 0);
+    expect(t.track('t', 0, 5)).toBe(g);
+    expect(t.track('t', 0, 6)).toBe(g);
+    // The client fetched 5 and 6 again (a retried fetch): not to be processed a second time.
+    expect(t.track('t', 0, 5)).toBeUndefined();
+    expect(t.track('t', 0, 4)).toBeUndefined();
+    expect(t.inFlight('t', 0)).toBe(2);
+    expect(t.ack('t', 0, 5, g)).toBe('acked');
+    expect(t.ack('t', 0, 6, g)).toBe('acked');
+    expect(t.committable('t', 0)).toBe(7);
+    expect(t.track('t', 0, 7)).toBe(g);
+    expect(() => t.track('t', 0, 1.5)).toThrow(RangeError);
+    expect(() => t.track('t', 0, -1)).toThrow(RangeError);
+  });
+
+  it('commits up to the batch end the client reports, past a transaction marker', () => {
+    const t = new OffsetTracker();
+    const g = t.assign('t', 0);
+    // Records 10..12 of a transaction, its commit marker at 13: the client says the next offset is 14.
+    for (const o of [10, 11, 12]) t.track('t', 0, o);
+    t.delivered('t', 0, 14);
+    t.ack('t', 0, 10, g);
+    t.ack('t', 0, 11, g);
+    // While 12 is in flight the marker changes nothing.
+    expect(t.committable('t', 0)).toBe(12);
+    t.ack('t', 0, 12, g);
+    expect(t.committable('t', 0)).toBe(14);
+    expect(t.pendingCommits()).toEqual([{ topic: 't', partition: 0, offset: 14, generation: g }]);
+    // A later batch starts after the marker.
+    expect(t.track('t', 0, 13)).toBeUndefined();
+    expect(t.track('t', 0, 14)).toBe(g);
+    expect(t.committable('t', 0)).toBe(14);
+    t.ack('t', 0, 14, g);
+    expect(t.committable('t', 0)).toBe(15);
+  });
+
+  it('ignores a batch end for a partition with nothing tracked', () => {
     const t = new OffsetTracker();
     t.assign('t', 0);
-    t.track('t', 0, 5);
-    expect(() => t.track('t', 0, 5)).toThrow(RangeError);
-    expect(() => t.track('t', 0, 4)).toThrow(/assign\(\) the partition again/);
-    expect(() => t.track('t', 0, 1.5)).toThrow(RangeError);
+    t.delivered('t', 0, 100);
+    t.delivered('u', 0, 100);
+    expect(t.committable('t', 0)).toBeUndefined();
+    expect(t.pendingCommits()).toEqual([]);
   });
 
   it('keeps partitions and topics apart', () => {

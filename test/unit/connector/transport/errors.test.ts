@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classifyKafkajsError,
   classifyRdkafkaError,
+  isUnwritable,
   RD,
   toVigilError,
 } from '../../../../connector/transport/errors.js';
@@ -172,5 +173,45 @@ describe('toVigilError', () => {
   it('passes a VigilError through unchanged', () => {
     const inner = new VigilError('SHUTDOWN', 'closing');
     expect(toVigilError('PRODUCE_FAILED', 'x', inner, classifyRdkafkaError(inner))).toBe(inner);
+  });
+});
+
+describe('records the broker can never accept', () => {
+  // kafkajs's own constructor for a broker error code, as its producer raises it from a produce response.
+  const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as {
+    createErrorFromCode: (code: number) => Error;
+  };
+
+  it('kafkajs: MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE and INVALID_RECORD are unwritable, never retried', () => {
+    for (const code of [10, 18, 87]) {
+      const f = classifyKafkajsError(createErrorFromCode(code));
+      expect([code, f.unwritable, f.retriable]).toEqual([code, true, false]);
+    }
+    const wrapped = new KafkaJSNumberOfRetriesExceeded(createErrorFromCode(10), {
+      retryCount: 0,
+      retryTime: 0,
+    });
+    expect(classifyKafkajsError(wrapped).unwritable).toBe(true);
+    expect(classifyKafkajsError(protocolError('NOT_ENOUGH_REPLICAS', true)).unwritable).toBe(false);
+  });
+
+  it("librdkafka: MSG_SIZE_TOO_LARGE (its own check or the broker's) and INVALID_RECORD are unwritable", () => {
+    for (const code of [RD.ERR_MSG_SIZE_TOO_LARGE, RD.ERR_RECORD_LIST_TOO_LARGE, RD.ERR_INVALID_RECORD]) {
+      const f = classifyRdkafkaError({ code, isRetriable: false });
+      expect([code, f.unwritable, f.retriable]).toEqual([code, true, false]);
+    }
+    expect(classifyRdkafkaError({ code: RD.ERR__TRANSPORT }).unwritable).toBe(false);
+  });
+
+  it('toVigilError marks them so the pipeline can tell them from an outage or a config error', () => {
+    const tooLarge = createErrorFromCode(10);
+    const err = toVigilError('PRODUCE_FAILED', 'send failed', tooLarge, classifyKafkajsError(tooLarge));
+    expect(isUnwritable(err)).toBe(true);
+    expect(err.retriable).toBe(false);
+    const auth = protocolError('TOPIC_AUTHORIZATION_FAILED', false);
+    expect(
+      isUnwritable(toVigilError('PRODUCE_FAILED', 'send failed', auth, classifyKafkajsError(auth))),
+    ).toBe(false);
+    expect(isUnwritable(tooLarge)).toBe(false);
   });
 });

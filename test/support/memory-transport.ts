@@ -1,9 +1,10 @@
 /**
- * An in-memory Transport for measuring the pipeline's own cost without a broker or a Kafka client: the
- * consumer hands out records made from a pool of encoded values (a KafkaRecord object and a bigint offset per
- * record, as both real transports build them), the producer acknowledges every send on the next turn of the
- * event loop, and commits succeed. Deliveries follow the contract the pipeline relies on: one handler call at
- * a time per partition, pause/resume honoured, onAssigned before the first delivery, onRevoked('close') after
+ * An in-memory Transport, for measuring the pipeline's own cost without a broker or a Kafka client (bench/) and
+ * for testing the pipeline's logic without one (test/unit/): the consumer hands out records made from a pool
+ * of encoded values (a KafkaRecord object and a bigint offset per record, as both real transports build
+ * them), the producer acknowledges every send on the next turn of the event loop, and commits succeed, unless
+ * a test's hooks say otherwise. Deliveries follow the contract the pipeline relies on: one handler call at a
+ * time per partition, pause/resume honoured, onAssigned before the first delivery, onRevoked('close') after
  * the last handler call settles.
  */
 import type {
@@ -20,7 +21,11 @@ import type {
   TopicPartition,
   Transport,
 } from '../../connector/transport/types.js';
-import type { EncodedRecord } from './sensor.js';
+
+export interface EncodedRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
 
 const NO_HEADERS: readonly RecordHeader[] = Object.freeze([]);
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
@@ -30,25 +35,50 @@ export interface MemoryTransportOptions {
   /** Records per partition; the consumer stops delivering once each partition has handed them all out. */
   readonly recordsPerPartition: number;
   readonly partitions: number;
+  /**
+   * Offsets the client skips after a batch ending at `end` (exclusive), as a transaction's control record
+   * takes an offset without being delivered: the batch's nextOffset is `end + gap`. Default 0.
+   */
+  readonly markerAfter?: (partition: number, end: number) => number;
+  /** Delivers each batch this many times over (a client re-fetching after a retry). Default 1. */
+  readonly deliveries?: number;
+  /** Called for every send before it is acknowledged; throw to fail the send. */
+  readonly onSend?: (messages: readonly ProduceMessage[]) => void;
+  /** Called for every commit before it is accepted; throw to fail the commit. */
+  readonly onCommit?: (offsets: readonly CommitOffset[]) => void;
+  /** Keep every acknowledged message in `sent` (tests). Default false. */
+  readonly keepMessages?: boolean;
 }
 
 export interface MemoryTransportCounters {
   produced: number;
   sends: number;
   commits: number;
+  /** Last committed offset per partition. */
+  readonly committed: Map<number, bigint>;
+  /** Acknowledged messages, when keepMessages is set. */
+  readonly sent: ProduceMessage[];
 }
 
 export function memoryTransport(
   o: MemoryTransportOptions,
 ): Transport & { counters: MemoryTransportCounters } {
-  const counters: MemoryTransportCounters = { produced: 0, sends: 0, commits: 0 };
+  const counters: MemoryTransportCounters = {
+    produced: 0,
+    sends: 0,
+    commits: 0,
+    committed: new Map(),
+    sent: [],
+  };
   const producer: Producer = {
     kind: 'rdkafka',
     connect: async () => {},
     async send(messages: readonly ProduceMessage[]) {
       counters.sends++;
-      counters.produced += messages.length;
       await nextTurn();
+      o.onSend?.(messages);
+      counters.produced += messages.length;
+      if (o.keepMessages === true) counters.sent.push(...messages);
     },
     flush: async () => {},
     close: async () => {},
@@ -79,6 +109,8 @@ class MemoryConsumer implements Consumer {
   readonly groupId: string;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
+  private rejectClosed!: (err: unknown) => void;
+  private crash: unknown;
   private readonly paused = new Set<number>();
   private readonly waiting = new Map<number, () => void>();
   private readonly loops: Promise<void>[] = [];
@@ -93,9 +125,12 @@ class MemoryConsumer implements Consumer {
   ) {
     this.groupId = options.groupId;
     this.topic = options.topics[0]!;
-    this.closed = new Promise((r) => {
-      this.resolveClosed = r;
+    this.closed = new Promise((resolve, reject) => {
+      this.resolveClosed = resolve;
+      this.rejectClosed = reject;
     });
+    // Observed here so a test that never awaits `closed` does not see an unhandled rejection.
+    this.closed.catch(() => {});
   }
 
   private partitions(): TopicPartition[] {
@@ -105,13 +140,21 @@ class MemoryConsumer implements Consumer {
   async start(handler: BatchHandler): Promise<void> {
     this.running = true;
     await this.options.hooks?.onAssigned?.(this.partitions());
-    for (let p = 0; p < this.o.partitions; p++) this.loops.push(this.deliverLoop(p, handler));
+    for (let p = 0; p < this.o.partitions; p++) {
+      // A handler rejection is fatal (the BatchHandler contract): stop delivering, close, reject `closed`.
+      const loop = this.deliverLoop(p, handler).catch((err: unknown) => {
+        this.crash ??= err;
+        void this.close();
+      });
+      this.loops.push(loop);
+    }
   }
 
   private async deliverLoop(partition: number, handler: BatchHandler): Promise<void> {
     const max = this.options.maxBatchRecords ?? 500;
     const pool = this.o.pool;
     let offset = 0;
+    let position = 0;
     while (this.running && offset < this.o.recordsPerPartition) {
       if (this.paused.has(partition)) {
         await new Promise<void>((r) => this.waiting.set(partition, r));
@@ -127,7 +170,7 @@ class MemoryConsumer implements Consumer {
         records[i] = {
           topic: this.topic,
           partition,
-          offset: BigInt(offset + i),
+          offset: BigInt(position + i),
           key: r.key,
           value: r.value,
           headers: NO_HEADERS,
@@ -135,14 +178,19 @@ class MemoryConsumer implements Consumer {
         };
       }
       offset += n;
-      await handler({
-        topic: this.topic,
-        partition,
-        records,
-        nextOffset: BigInt(offset),
-        highWatermark: BigInt(this.o.recordsPerPartition),
-        epoch: 1,
-      });
+      position += n;
+      const end = position;
+      position += this.o.markerAfter?.(partition, end) ?? 0;
+      for (let k = 0; k < (this.o.deliveries ?? 1) && this.running; k++) {
+        await handler({
+          topic: this.topic,
+          partition,
+          records,
+          nextOffset: BigInt(position),
+          highWatermark: BigInt(position),
+          epoch: 1,
+        });
+      }
     }
   }
 
@@ -164,6 +212,8 @@ class MemoryConsumer implements Consumer {
   async commit(offsets: readonly CommitOffset[]): Promise<CommitResult> {
     this.counters.commits++;
     await nextTurn();
+    this.o.onCommit?.(offsets);
+    for (const c of offsets) this.counters.committed.set(c.partition, c.offset);
     return {
       committed: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
       refused: [],
@@ -184,7 +234,8 @@ class MemoryConsumer implements Consumer {
       for (const wake of this.waiting.values()) wake();
       await Promise.allSettled(this.loops);
       await this.options.hooks?.onRevoked?.(this.partitions(), { reason: 'close' });
-      this.resolveClosed();
+      if (this.crash === undefined) this.resolveClosed();
+      else this.rejectClosed(this.crash);
     })();
     return this.closing;
   }
