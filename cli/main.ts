@@ -126,7 +126,20 @@ async function runService(
       process.exit(130);
     }
     signalled = true;
-    logger.info({ signal }, 'shutting down: stop fetching, drain, flush, commit, leave the group');
+    const deadlineMs = config.lifecycle.shutdownTimeoutMs;
+    logger.info(
+      { signal, deadlineMs },
+      'shutting down: stop fetching, drain, flush, commit, leave the group',
+    );
+    // Exit on our own terms before the orchestrator's SIGKILL: what is not committed by then is replayed.
+    setTimeout(() => {
+      logger.error(
+        { deadlineMs },
+        'shutdown did not finish within lifecycle.shutdownTimeoutMs: exiting; uncommitted records will be read again',
+      );
+      logger.flush?.();
+      process.exit(1);
+    }, deadlineMs).unref();
     void service.stop();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

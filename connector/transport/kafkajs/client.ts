@@ -7,6 +7,32 @@ import type { TransportOptions } from '../types.js';
 
 const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
+/**
+ * Error responses that are part of normal operation: kafkajs's connection logs every error response at ERROR
+ * ("Response GroupCoordinator(...)") before its own retry, or Vigil's caller, handles it. These are retried
+ * or expected (a topic that already exists), and whoever gives up on them logs that; so they go to debug.
+ * Others (authorisation, fencing, a message too large) stay errors.
+ */
+const EXPECTED_RESPONSE_ERRORS = [
+  'The coordinator is loading',
+  'The coordinator is not available',
+  'This is not the correct coordinator',
+  'Topic creation errors',
+  'Topic with this name already exists',
+  'This server does not host this topic-partition',
+  'There is no leader for this topic-partition',
+  'The group is rebalancing',
+  'The producer attempted to update a transaction while another concurrent operation',
+];
+
+export function isExpectedResponseError(message: string, error: unknown): boolean {
+  return (
+    message.startsWith('Response ') &&
+    typeof error === 'string' &&
+    EXPECTED_RESPONSE_ERRORS.some((e) => error.startsWith(e))
+  );
+}
+
 function readPem(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -47,7 +73,8 @@ export function createKafka(options: TransportOptions, logger: Logger): Kafka {
         };
         // Vigil bounds the idempotent producer's retries on purpose (send() must fail in bounded time and the
         // client is then replaced); kafkajs warns about that on every producer.
-        if (message === IDEMPOTENT_RETRY_WARNING) log.debug(fields, message);
+        if (message === IDEMPOTENT_RETRY_WARNING || isExpectedResponseError(message, extra['error']))
+          log.debug(fields, message);
         else if (level === logLevel.ERROR) log.error(fields, message);
         else if (level === logLevel.WARN) log.warn(fields, message);
         else if (level === logLevel.INFO) log.info(fields, message);
