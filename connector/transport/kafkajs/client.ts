@@ -20,6 +20,7 @@ const EXPECTED_RESPONSE_ERRORS = [
   'Topic creation errors',
   'Topic with this name already exists',
   'This server does not host this topic-partition',
+  'This server is not the leader for that topic-partition',
   'There is no leader for this topic-partition',
   'The group is rebalancing',
   'The producer attempted to update a transaction while another concurrent operation',
