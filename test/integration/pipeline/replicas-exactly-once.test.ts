@@ -102,9 +102,16 @@ describe.each<[TransportKind, number]>([
     messages.splice(900, 0, { key: 'poison-1', value: Buffer.from([0xde, 0xad]) });
     messages.splice(2200, 0, { key: 'poison-2', value: Buffer.alloc(0) });
 
+    // A backlog waits when the replicas start, so they are busy (a transaction open, outputs written) at the kill.
+    const backlog = 1500;
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < backlog; i += 500)
+      await producer.send({ topic: input, messages: messages.slice(i, i + 500) });
+    await producer.disconnect();
     const group = await Promise.all(configs.map((c) => startVigil(c)));
     running.push(...group);
-    const feed = producePaced(kafka, input, messages, { chunk: 100, intervalMs: 50 });
+    const feed = producePaced(kafka, input, messages.slice(backlog), { chunk: 100, intervalMs: 50 });
     const victim = group.at(-1)!;
     await victim.whileRunning(
       waitForProgress(
