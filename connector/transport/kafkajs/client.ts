@@ -26,12 +26,16 @@ const EXPECTED_RESPONSE_ERRORS = [
   'The producer attempted to update a transaction while another concurrent operation',
 ];
 
+const SEND_FAILED = 'Failed to send messages: ';
+
 export function isExpectedResponseError(message: string, error: unknown): boolean {
-  return (
-    message.startsWith('Response ') &&
-    typeof error === 'string' &&
-    EXPECTED_RESPONSE_ERRORS.some((e) => error.startsWith(e))
-  );
+  // The producer's retry logs the same conditions as "Failed to send messages: <error>".
+  const text = message.startsWith('Response ')
+    ? error
+    : message.startsWith(SEND_FAILED)
+      ? message.slice(SEND_FAILED.length)
+      : undefined;
+  return typeof text === 'string' && EXPECTED_RESPONSE_ERRORS.some((e) => text.startsWith(e));
 }
 
 function readPem(path: string): string {

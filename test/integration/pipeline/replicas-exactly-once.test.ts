@@ -144,6 +144,12 @@ describe.each<[TransportKind, number]>([
     }
     // Not one replica fenced another while they all ran (a shared transactional.id did, in a loop).
     for (const p of [...group, restarted]) expect(p.output()).not.toMatch(/fenced|newer producer/i);
+    const errors = [...group, restarted].flatMap((p) =>
+      p
+        .logs()
+        .filter((l) => (l.level ?? 0) >= 50)
+        .map((l) => l.msg),
+    );
 
     const inputRecords = await readTopic(kafka, input);
     expect(inputRecords).toHaveLength(messages.length);
@@ -170,7 +176,9 @@ describe.each<[TransportKind, number]>([
       `[eos ${kind} ×${replicas}] committed at kill ${atKill.committed}/${messages.length}; records scored ${scored.size}, ` +
         `more than once ${[...scored.values()].filter((n) => n > 1).length}; anomaly events expected ${report.expected} ` +
         `(+${report.borderline} borderline), received ${report.received}, duplicates ${report.duplicates}; ` +
-        `scores in aborted transactions (read_uncommitted only) ${aborted}`,
+        `scores in aborted transactions (read_uncommitted only) ${aborted}; ` +
+        `restart said why it waited: ${restarted.logs().some((l) => l.msg?.startsWith('no partitions assigned yet'))}; error log lines ${errors.length}: ` +
+        JSON.stringify([...new Set(errors)]),
     );
     expect(
       [...expected.scored].filter((at) => scored.get(at) !== 1),

@@ -18,6 +18,18 @@ describe('isExpectedResponseError', () => {
     }
   });
 
+  it('demotes the producer retry line of an expected condition', () => {
+    const concurrent =
+      'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing';
+    expect(isExpectedResponseError(`Failed to send messages: ${concurrent}`, undefined)).toBe(true);
+    expect(
+      isExpectedResponseError(
+        'Failed to send messages: The request included a message larger than the max message size the server will accept',
+        undefined,
+      ),
+    ).toBe(false);
+  });
+
   it('keeps real failures and lines that are not error responses', () => {
     expect(
       isExpectedResponseError(
