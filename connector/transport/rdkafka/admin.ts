@@ -20,7 +20,7 @@ import type {
   TransportAdmin,
   TransportOptions,
 } from '../types.js';
-import { classifyRd, loadRdkafka, rdCall, rdConnect } from './load.js';
+import { classifyRd, loadRdkafka, rdCall, rdConnect, rdErrorCode } from './load.js';
 
 const ERR_UNKNOWN_TOPIC_OR_PART = 3;
 
@@ -58,7 +58,11 @@ export class RdkafkaAdmin implements TransportAdmin {
       const client = new Producer(
         rdkafkaConnectionProperties(this.options) as unknown as ProducerGlobalConfig,
       );
-      this.meta = rdConnect(client, this.options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS).then(
+      // An admin call is one request, not a session to keep up: with every bootstrap broker refusing, say so
+      // now instead of after the connection timeout (a start-up with a wrong address exits in seconds).
+      this.meta = rdConnect(client, this.options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS, {
+        failFast: (err) => rdErrorCode(err) === RD.ERR__ALL_BROKERS_DOWN,
+      }).then(
         () => client,
         (err) => {
           this.meta = null;
