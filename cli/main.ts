@@ -7,6 +7,7 @@ import { createGenerateCommand } from '../synth/cli.js';
 import { startService } from './compose.js';
 import { DEMO_DEFAULTS, runDemo } from './demo.js';
 import { extraCommands } from './extra-commands.js';
+import { stopWithin } from './shutdown.js';
 
 /**
  * The composition root: the only module that reads argv and the environment. Every command validates its
@@ -132,15 +133,18 @@ async function runService(
       'shutting down: stop fetching, drain, flush, commit, leave the group',
     );
     // Exit on our own terms before the orchestrator's SIGKILL: what is not committed by then is replayed.
-    setTimeout(() => {
-      logger.error(
-        { deadlineMs },
-        'shutdown did not finish within lifecycle.shutdownTimeoutMs: exiting; uncommitted records will be read again',
-      );
-      logger.flush?.();
-      process.exit(1);
-    }, deadlineMs).unref();
-    void service.stop();
+    void stopWithin(
+      () => service.stop(),
+      deadlineMs,
+      () => {
+        logger.error(
+          { deadlineMs },
+          'shutdown did not finish within lifecycle.shutdownTimeoutMs: exiting; uncommitted records will be read again',
+        );
+        logger.flush?.();
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
