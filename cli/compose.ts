@@ -179,6 +179,9 @@ async function start(
   );
   // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
   health.pipeline = pipeline;
+  // Before start(): kafkajs's start() itself waits for the first assignment.
+  const joinTimer = explainSilentJoin(pipeline, config, logger);
+  opened.push(async () => clearInterval(joinTimer));
   await pipeline.start();
   pipeline.closed.catch(() => {
     health.failed = true;
@@ -187,7 +190,6 @@ async function start(
     for (const l of pipelineLag(pipeline)) metrics.setLag(l.topic, l.partition, l.lag);
   }, 5_000);
   lagTimer.unref();
-  const joinTimer = explainSilentJoin(pipeline, config, logger);
   logger.info(
     { transport: transport.kind, topics: config.input.topics, model: scorer.identity, backend: backend.name },
     'vigil is running',

@@ -119,7 +119,10 @@ async function runService(
   const config = await loadConfigFile(configPath, { env });
   const logger = root.child({});
   logger.level = config.logging.level;
-  const service = await startService(config, logger);
+  // Signals are handled from the start: a SIGTERM while still starting (kafkajs waits for its first assignment)
+  // stops the service as soon as it is up, under the same deadline, instead of killing it mid-join.
+  const starting = startService(config, logger);
+  starting.catch(() => {});
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) {
@@ -134,7 +137,7 @@ async function runService(
     );
     // Exit on our own terms before the orchestrator's SIGKILL: what is not committed by then is replayed.
     void stopWithin(
-      () => service.stop(),
+      () => starting.then((service) => service.stop()),
       deadlineMs,
       () => {
         logger.error(
@@ -148,6 +151,7 @@ async function runService(
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const service = await starting;
   try {
     await service.pipeline.closed;
     await service.stop();

@@ -8,6 +8,13 @@ import { validateConfig } from '../../../core/config/load.js';
 import { schemaPath } from '../../../schemas/catalog.js';
 import { brokers, createTopic, deleteTopic, uniqueName } from '../../support/kafka.js';
 import { type SensorArtifact, sensorArtifact } from '../../support/model-artifact.js';
+import {
+  removeVigilConfigs,
+  spawnVigil,
+  startVigil,
+  type VigilProcess,
+  writeVigilConfig,
+} from '../../support/vigil-process.js';
 import { testLogger } from '../pipeline/robustness.js';
 
 let artifact: SensorArtifact;
@@ -15,12 +22,15 @@ const input = uniqueName('health-in');
 const anomalies = uniqueName('health-anom');
 const dlq = uniqueName('health-dlq');
 const services: Service[] = [];
+const processes: VigilProcess[] = [];
 beforeAll(async () => {
   artifact = await sensorArtifact();
   await createTopic(input, 1);
 }, 180_000);
 afterAll(async () => {
   for (const s of services) await s.stop().catch(() => {});
+  for (const p of processes) await p.kill();
+  removeVigilConfigs();
   for (const t of [input, anomalies, dlq]) await deleteTopic(t).catch(() => {});
 });
 
@@ -93,5 +103,35 @@ describe('health endpoints', () => {
     await expect(get(owner.port, '/healthz')).rejects.toThrow();
     expect(await until(other.port, '/readyz', 200)).toEqual({ status: 200, body: '1 partitions assigned' });
     await other.service.stop();
+  }, 120_000);
+
+  it('after a kill -9, the restarted instance says why it waits for its partitions', async () => {
+    const groupId = uniqueName('health-kill-group');
+    const sessionTimeoutMs = 20_000;
+    const config = await writeVigilConfig({
+      kafka: {
+        brokers: brokers(),
+        clientId: 'health-killed',
+        groupId,
+        // Long enough that the restart surely joins while the killed member still holds the partition.
+        consumer: { sessionTimeoutMs, heartbeatIntervalMs: 2_000, rebalanceTimeoutMs: sessionTimeoutMs },
+      },
+      input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
+      features: { preset: 'sensor-reading' },
+      model: { artifact: artifact.dir },
+      output: { anomaliesTopic: anomalies, deadLetterTopic: dlq },
+      metrics: { enabled: false },
+    });
+    const first = await startVigil(config);
+    processes.push(first);
+    await first.kill();
+    const second = spawnVigil(['run', '--config', config]);
+    processes.push(second);
+    const why = await second.waitForLog((l) => l.msg?.startsWith('no partitions assigned yet') === true);
+    expect(why).toMatchObject({ groupId, sessionTimeoutMs });
+    expect(why.msg).toMatch(/died without leaving \(kill -9/);
+    await second.waitForLog('partitions assigned');
+    await second.waitForLog('vigil is running');
+    expect((await second.stop()).code).toBe(0);
   }, 120_000);
 });
