@@ -14,3 +14,5 @@ if (!existsSync(entry)) {
 }
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));
+// A handle a library leaves behind must not keep a failed start, or a finished command, running (see cli/entry.ts).
+setTimeout(() => process.exit(), 1_000).unref();

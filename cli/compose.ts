@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Registry } from 'prom-client';
 import {
@@ -13,7 +14,12 @@ import {
 } from '../connector/pipeline/output-codec.js';
 import { Pipeline } from '../connector/pipeline/pipeline.js';
 import { createTransport } from '../connector/transport/index.js';
-import type { Transport, TransportOptions } from '../connector/transport/types.js';
+import type {
+  Transport,
+  TransportAdmin,
+  TransportCapabilities,
+  TransportOptions,
+} from '../connector/transport/types.js';
 import type { VigilConfig } from '../core/config/schema.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -85,9 +91,31 @@ export async function startService(
   logger: Logger,
   hooks: ServiceHooks = {},
 ): Promise<Service> {
+  // What start-up has opened, released in reverse order when a later step fails, so a failed start ends the
+  // process instead of leaving a server, workers or clients holding it open.
+  const opened: (() => Promise<void>)[] = [];
+  const release = async () => {
+    for (const close of opened.reverse()) await close().catch(() => {});
+  };
+  try {
+    return await start(config, logger, hooks, opened);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+async function start(
+  config: VigilConfig,
+  logger: Logger,
+  hooks: ServiceHooks,
+  opened: (() => Promise<void>)[],
+): Promise<Service> {
   const registry = new Registry();
   const metrics = new VigilMetrics(registry, { processMetrics: true });
-  const server = config.metrics.enabled ? await serveMetrics(registry, config, logger) : undefined;
+  const health = new Health();
+  const server = config.metrics.enabled ? await serveMetrics(registry, health, config, logger) : undefined;
+  if (server !== undefined) opened.push(() => closeServer(server));
 
   const backend = await initBackend({ preference: config.model.backend, logger });
   const t = config.model.threshold;
@@ -117,6 +145,7 @@ export async function startService(
     );
   }
   const pool = await scoringPool(config, detector, threshold);
+  if (pool !== undefined) opened.push(() => pool.close());
   const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
   // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
   const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
@@ -124,13 +153,12 @@ export async function startService(
   const { decoder, output } = await codecs(config, reader);
 
   const transport = createTransport(config.kafka.transport, transportOptions(config), logger);
-  await transport
-    .admin()
-    .createTopics(
-      [config.output.anomaliesTopic, config.output.deadLetterTopic, config.output.scoresTopic]
-        .filter((t): t is string => t !== undefined)
-        .map((name) => ({ name, partitions: 3 })),
-    );
+  opened.push(() => transport.close());
+  const transactionalId =
+    config.delivery === 'exactly-once' ? exactlyOnceId(config, transport.capabilities, logger) : undefined;
+  const admin = transport.admin();
+  await prepareTopics(admin, config, logger);
+  await admin.close();
 
   const pipeline = new Pipeline(
     {
@@ -145,7 +173,7 @@ export async function startService(
       maxMessageBytes: config.output.maxMessageBytes,
       startFrom: config.kafka.consumer.autoOffsetReset,
       commitIntervalMs: config.kafka.consumer.commitIntervalMs,
-      transactionalId: `${config.kafka.producer.transactionalIdPrefix}-${config.kafka.groupId}-${config.kafka.clientId}`,
+      ...(transactionalId === undefined ? {} : { transactionalId }),
       consumer: {
         sessionTimeoutMs: config.kafka.consumer.sessionTimeoutMs,
         heartbeatIntervalMs: config.kafka.consumer.heartbeatIntervalMs,
@@ -176,7 +204,15 @@ export async function startService(
       ...(hooks.onAnomaly === undefined ? {} : { onAnomaly: hooks.onAnomaly }),
     },
   );
+  // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
+  health.pipeline = pipeline;
+  // Before start(): kafkajs's start() itself waits for the first assignment.
+  const joinTimer = explainSilentJoin(pipeline, config, logger);
+  opened.push(async () => clearInterval(joinTimer));
   await pipeline.start();
+  pipeline.closed.catch(() => {
+    health.failed = true;
+  });
   const lagTimer = setInterval(() => {
     for (const l of pipelineLag(pipeline)) metrics.setLag(l.topic, l.partition, l.lag);
   }, 5_000);
@@ -196,17 +232,160 @@ export async function startService(
     scorer,
     stop() {
       stopped ??= (async () => {
+        health.stopping = true;
         clearInterval(lagTimer);
+        clearInterval(joinTimer);
         await pipeline.stop();
         await pool?.close();
         await transport.close();
-        await new Promise<void>((resolve) =>
-          server === undefined ? resolve() : server.close(() => resolve()),
-        );
+        if (server !== undefined) await closeServer(server);
       })();
       return stopped;
     },
   };
+}
+
+/**
+ * The `transactional.id` of this replica. It must be distinct per replica (two producers with one id fence
+ * each other in a loop) and, where offsets in a transaction do not carry the group generation (KIP-447, kafkajs),
+ * the same across restarts: then fencing a killed predecessor's zombie rests on the id alone.
+ */
+export function exactlyOnceId(
+  config: VigilConfig,
+  capabilities: TransportCapabilities,
+  logger: Logger,
+  unique: () => string = () => randomUUID(),
+): string {
+  const k = config.kafka;
+  const base = `${k.producer.transactionalIdPrefix}-${k.groupId}`;
+  if (k.instanceId !== undefined) return `${base}-${k.instanceId}`;
+  if (!capabilities.transactionalGroupFencing) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `kafka.instanceId: delivery exactly-once over ${k.transport} needs a stable name per replica (its transactions are fenced by transactional.id only; e.g. VIGIL__KAFKA__INSTANCEID set to a StatefulSet's pod name), or kafka.transport rdkafka`,
+      { details: { key: 'kafka.instanceId', transport: k.transport } },
+    );
+  }
+  const id = `${base}-${k.clientId}-${unique()}`;
+  logger.warn(
+    { transactionalId: id },
+    'kafka.instanceId is not set: this process uses a transactional.id of its own (zombies are fenced by group generation, KIP-447); after a crash, its open transaction holds its partitions’ offsets until the transaction times out. Set kafka.instanceId to a stable per-replica name to have a restart fence it at once',
+  );
+  return id;
+}
+
+/**
+ * Input topics must exist; missing output topics are created (only those: creating an existing topic needs
+ * the CREATE right) when `output.createTopics.enabled`, sized as configured or by the broker's defaults.
+ */
+export async function prepareTopics(
+  admin: TransportAdmin,
+  config: VigilConfig,
+  logger: Logger,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missingInput = config.input.topics.filter((t) => !existing.has(t));
+  if (missingInput.length > 0) {
+    throw new VigilError(
+      'TOPIC_NOT_FOUND',
+      `input.topics: ${missingInput.map((t) => JSON.stringify(t)).join(', ')} ${missingInput.length === 1 ? 'does' : 'do'} not exist on the cluster at ${config.kafka.brokers.join(',')}`,
+      { details: { key: 'input.topics', topics: missingInput } },
+    );
+  }
+  const o = config.output;
+  const outputs = (
+    [
+      ['anomaliesTopic', o.anomaliesTopic],
+      ['deadLetterTopic', o.deadLetterTopic],
+      ['scoresTopic', o.scoresTopic],
+    ] as const
+  ).filter((e): e is readonly [(typeof e)[0], string] => e[1] !== undefined && !existing.has(e[1]));
+  if (outputs.length === 0) return;
+  const c = o.createTopics;
+  if (!c.enabled) {
+    throw new VigilError(
+      'TOPIC_NOT_FOUND',
+      `${outputs.map(([key, t]) => `output.${key} ${JSON.stringify(t)}`).join(', ')}: not on the cluster, and output.createTopics.enabled is false`,
+      { details: { topics: outputs.map((e) => e[1]) } },
+    );
+  }
+  const specs = outputs.map(([, name]) => ({
+    name,
+    // -1: the broker's num.partitions / default.replication.factor.
+    partitions: c.partitions ?? -1,
+    replicationFactor: c.replicationFactor ?? -1,
+    config: c.config,
+  }));
+  await admin.createTopics(specs);
+  logger.info(
+    {
+      topics: specs.map((s) => s.name),
+      partitions: c.partitions ?? 'broker default',
+      replicationFactor: c.replicationFactor ?? 'broker default',
+    },
+    'created output topics',
+  );
+}
+
+/**
+ * After a kill -9 the group waits for the dead member's session to expire before it assigns anything, and a
+ * newcomer sees nothing but silence; say why once, if no partition has come after a few seconds.
+ */
+function explainSilentJoin(pipeline: Pipeline, config: VigilConfig, logger: Logger): NodeJS.Timeout {
+  const since = Date.now();
+  const after = Math.min(5_000, config.kafka.consumer.sessionTimeoutMs / 2);
+  const timer = setInterval(() => {
+    if (assignedPartitions(pipeline) > 0) {
+      clearInterval(timer);
+      return;
+    }
+    if (Date.now() - since < after) return;
+    clearInterval(timer);
+    logger.info(
+      {
+        groupId: config.kafka.groupId,
+        sessionTimeoutMs: config.kafka.consumer.sessionTimeoutMs,
+        rebalanceTimeoutMs: config.kafka.consumer.rebalanceTimeoutMs,
+      },
+      'no partitions assigned yet: the group is waiting for its other members to rejoin; a member that died without leaving (kill -9, a crashed pod) holds its partitions until its session expires (kafka.consumer.sessionTimeoutMs)',
+    );
+  }, 500);
+  timer.unref();
+  return timer;
+}
+
+/** What /healthz and /readyz answer from. */
+class Health {
+  pipeline: Pipeline | undefined;
+  failed = false;
+  stopping = false;
+
+  /** Live: the process is doing its job or starting to; a pipeline that stopped on an error is not. */
+  live(): boolean {
+    return !this.failed;
+  }
+
+  /** Ready: model loaded, connected, in the group with partitions assigned, and not shutting down. */
+  ready(): { ready: boolean; reason: string } {
+    if (this.failed) return { ready: false, reason: 'the pipeline stopped on an error' };
+    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    if (this.pipeline === undefined) return { ready: false, reason: 'starting: model, topics, clients' };
+    const n = assignedPartitions(this.pipeline);
+    if (n === 0) return { ready: false, reason: 'no partitions assigned (joining the group)' };
+    return { ready: true, reason: `${n} partitions assigned` };
+  }
+}
+
+function assignedPartitions(pipeline: Pipeline): number {
+  const consumer = (pipeline as unknown as { consumer?: { assignment(): unknown[] } }).consumer;
+  return consumer?.assignment().length ?? 0;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }
 
 /** The worker-thread pool `model.workers` asks for, each worker with a copy of the served model; or none. */
@@ -275,9 +454,18 @@ async function codecs(
   return { decoder: confluentDecoder(reader, cache, client), output };
 }
 
-async function serveMetrics(registry: Registry, config: VigilConfig, logger: Logger): Promise<Server> {
+async function serveMetrics(
+  registry: Registry,
+  health: Health,
+  config: VigilConfig,
+  logger: Logger,
+): Promise<Server> {
   const { host, port, path } = config.metrics;
   const server = createServer((req, res) => {
+    const text = (status: number, body: string) => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(`${body}\n`);
+    };
     if (req.url === path || req.url?.startsWith(`${path}?`)) {
       registry
         .metrics()
@@ -290,8 +478,11 @@ async function serveMetrics(registry: Registry, config: VigilConfig, logger: Log
           res.end(String(err));
         });
     } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
+      if (health.live()) text(200, 'ok');
+      else text(503, 'the pipeline stopped on an error');
+    } else if (req.url === '/readyz') {
+      const r = health.ready();
+      text(r.ready ? 200 : 503, r.reason);
     } else {
       res.writeHead(404);
       res.end();

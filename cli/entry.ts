@@ -4,3 +4,6 @@
 import { main } from './main.js';
 
 process.exitCode = await main(process.argv.slice(2));
+// main() has released what it opened; a handle a library leaves behind (a socket, a worker, a retry timer) must
+// not keep a failed start, or a finished command, running. The grace lets stdout and stderr drain.
+setTimeout(() => process.exit(), 1_000).unref();

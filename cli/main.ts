@@ -7,6 +7,7 @@ import { createGenerateCommand } from '../synth/cli.js';
 import { startService } from './compose.js';
 import { DEMO_DEFAULTS, runDemo } from './demo.js';
 import { extraCommands } from './extra-commands.js';
+import { stopWithin } from './shutdown.js';
 
 /**
  * The composition root: the only module that reads argv and the environment. Every command validates its
@@ -118,7 +119,10 @@ async function runService(
   const config = await loadConfigFile(configPath, { env });
   const logger = root.child({});
   logger.level = config.logging.level;
-  const service = await startService(config, logger);
+  // Signals are handled from the start: a SIGTERM while still starting (kafkajs waits for its first assignment)
+  // stops the service as soon as it is up, under the same deadline, instead of killing it mid-join.
+  const starting = startService(config, logger);
+  starting.catch(() => {});
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) {
@@ -126,11 +130,28 @@ async function runService(
       process.exit(130);
     }
     signalled = true;
-    logger.info({ signal }, 'shutting down: stop fetching, drain, flush, commit, leave the group');
-    void service.stop();
+    const deadlineMs = config.lifecycle.shutdownTimeoutMs;
+    logger.info(
+      { signal, deadlineMs },
+      'shutting down: stop fetching, drain, flush, commit, leave the group',
+    );
+    // Exit on our own terms before the orchestrator's SIGKILL: what is not committed by then is replayed.
+    void stopWithin(
+      () => starting.then((service) => service.stop()),
+      deadlineMs,
+      () => {
+        logger.error(
+          { deadlineMs },
+          'shutdown did not finish within lifecycle.shutdownTimeoutMs: exiting; uncommitted records will be read again',
+        );
+        logger.flush?.();
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const service = await starting;
   try {
     await service.pipeline.closed;
     await service.stop();

@@ -15,6 +15,10 @@ export const ERROR_CODES = {
     summary: 'A required external program or package is not installed.',
   },
   BROKER_UNAVAILABLE: { retriable: true, summary: 'The Kafka broker could not be reached or is not ready.' },
+  TOPIC_NOT_FOUND: {
+    retriable: false,
+    summary: 'A topic Vigil reads or writes does not exist (and is not to be created).',
+  },
   BROKER_START_FAILED: { retriable: false, summary: 'The local Kafka broker failed to start.' },
   PORT_IN_USE: { retriable: false, summary: 'A TCP port Vigil needs is already taken by another process.' },
   DOWNLOAD_FAILED: { retriable: true, summary: 'A package or artifact could not be downloaded.' },

@@ -38,6 +38,7 @@ run_step() {
   banner "$name: $*"
   "$@"
   rc=$?
+  printf -v "${name}_rc" '%s' "$rc"
   names+=("$name")
   times+=($((SECONDS - t0)))
   if ((rc == 0)); then
@@ -127,15 +128,26 @@ else
 fi
 
 summary
-# One closing line over both vitest runs, in the plain "N passed, N failed" form CI systems read.
+# One closing line over both vitest runs, in the plain "N passed, N failed" form CI systems read. A test file
+# that failed outside its tests (it did not load, or a hook threw) has no failed test to count, so it counts as
+# one failure itself; a vitest run that failed without writing its JSON report counts as one too, so the line
+# never says "0 failed" when the run exits non-zero.
 node -e '
   const fs = require("node:fs");
   let passed = 0, failed = 0, skipped = 0;
-  for (const f of process.argv.slice(1)) {
-    if (!fs.existsSync(f)) continue;
+  for (const arg of process.argv.slice(1)) {
+    const [f, rc] = arg.split("=");
+    if (!fs.existsSync(f)) {
+      if (rc !== "0") failed += 1;
+      continue;
+    }
     const r = JSON.parse(fs.readFileSync(f, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    for (const suite of r.testResults ?? []) {
+      const failedTests = (suite.assertionResults ?? []).filter((a) => a.status === "failed").length;
+      if (suite.status === "failed" && failedTests === 0) failed += 1;
+    }
   }
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' .vigil/test-results/unit.json .vigil/test-results/integration.json
+' ".vigil/test-results/unit.json=${unit_rc:-0}" ".vigil/test-results/integration.json=${integration_rc:-0}"
 exit "$failed"

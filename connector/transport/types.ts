@@ -378,9 +378,9 @@ export interface TransactionalProducer {
 
 export interface TopicSpec {
   readonly name: string;
-  /** Default 3. */
+  /** Default 3; -1: the broker's `num.partitions`. */
   readonly partitions?: number;
-  /** Default 1 (the local broker has one node). */
+  /** Default 1 (the local broker has one node); -1: the broker's `default.replication.factor`. */
   readonly replicationFactor?: number;
   readonly config?: Readonly<Record<string, string>>;
 }
@@ -392,7 +392,12 @@ export interface PartitionWatermarks {
 }
 
 export interface TransportAdmin {
-  /** Creates the topics that do not exist yet (existing ones are left as they are); resolves when they can be used. */
+  /** Names of the topics the cluster has (those this client may describe). */
+  listTopics(): Promise<string[]>;
+  /**
+   * Creates the topics that do not exist yet (existing ones are left as they are, and need no CREATE right);
+   * resolves when every partition of the created ones is served by its leader.
+   */
   createTopics(topics: readonly TopicSpec[]): Promise<void>;
   /** Deletes the topics; unknown ones are ignored. */
   deleteTopics(names: readonly string[]): Promise<void>;

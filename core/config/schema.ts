@@ -298,6 +298,16 @@ const KafkaSchema = z
         description: 'Consumer group (`group.id`). Offsets are committed under it.',
         examples: ['vigil-sensors'],
       }),
+    instanceId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-"')
+      .max(200)
+      .optional()
+      .meta({
+        description:
+          "This replica's own stable name, distinct from every other replica of the group and the same across its restarts (a StatefulSet pod name: set `VIGIL__KAFKA__INSTANCEID` from `metadata.name`). Exactly-once uses it in the `transactional.id` (`<transactionalIdPrefix>-<groupId>-<instanceId>`), so a restarted replica fences its killed predecessor. Unset: rdkafka (offsets fenced by group generation, KIP-447) uses an id of its own per process; kafkajs refuses exactly-once. See docs/delivery-guarantees.md.",
+        examples: ['vigil-0'],
+      }),
     connectionTimeoutMs: millis()
       .min(100)
       .default(10_000)
@@ -533,6 +543,45 @@ const ModelSchema = z
       'The model that scores records. Its family (dense, vae, conv1d, …) is recorded in the artifact and read from there; there is no key to restate it.',
   });
 
+const CreateTopicsSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Create output topics that do not exist at start. Topics that exist are left alone and need no CREATE right. Off: a missing output topic stops the start with its name.',
+        examples: [false],
+      }),
+    partitions: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .optional()
+      .meta({
+        description: "Partitions of a created topic (unset: the broker's `num.partitions`).",
+        examples: [6],
+      }),
+    replicationFactor: z
+      .int()
+      .min(1)
+      .max(32_767)
+      .optional()
+      .meta({
+        description:
+          "Replication factor of a created topic (unset: the broker's `default.replication.factor`).",
+        examples: [3],
+      }),
+    config: z
+      .record(z.string().min(1), z.string())
+      .default({})
+      .meta({
+        description: 'Topic configs of a created topic (e.g. `retention.ms`, `min.insync.replicas`).',
+        examples: [{ 'retention.ms': '604800000', 'min.insync.replicas': '2' }],
+      }),
+  })
+  .meta({ description: 'Creation of missing output topics at start (anomalies, dead letters, scores).' });
+
 const OutputSchema = z
   .strictObject({
     anomaliesTopic: topicName.default('vigil.anomalies').meta({
@@ -571,6 +620,7 @@ const OutputSchema = z
           'Largest output message written as it is (key, value, headers and framing); a larger one is replaced by a dead letter that keeps the source coordinates, sizes and SHA-256 of the original but not its bytes (see docs/delivery-guarantees.md). Keep it at or below the output topics’ `max.message.bytes` (the broker’s default is 1 048 588; librdkafka refuses messages over its own 1 000 000).',
         examples: [500_000],
       }),
+    createTopics: CreateTopicsSchema.prefault({}),
   })
   .meta({ description: 'Where results go.' });
 
@@ -599,6 +649,19 @@ const MetricsSchema = z
   })
   .meta({ description: 'Prometheus endpoint.' });
 
+const LifecycleSchema = z
+  .strictObject({
+    shutdownTimeoutMs: millis(600_000)
+      .min(1_000)
+      .default(25_000)
+      .meta({
+        description:
+          "Longest a graceful shutdown (SIGTERM: drain, flush, commit, leave the group) may take before Vigil exits with code 1 anyway. Keep it below the pod's `terminationGracePeriodSeconds` (30 s by default), so Vigil, not the kubelet's SIGKILL, ends it.",
+        examples: [50_000],
+      }),
+  })
+  .meta({ description: 'Process start-up and shutdown.' });
+
 const LoggingSchema = z
   .strictObject({
     level: z
@@ -625,6 +688,7 @@ export const ConfigSchema = z
         examples: ['exactly-once'],
       }),
     metrics: MetricsSchema.prefault({}),
+    lifecycle: LifecycleSchema.prefault({}),
     logging: LoggingSchema.prefault({}),
   })
   .superRefine((c, ctx) => {

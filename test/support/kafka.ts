@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
+import { waitUntilServed } from '../../connector/transport/topic-readiness.js';
 import type { LocalBrokerInfo, SaslSslInfo, VigilKafkaContext, VigilRegistryContext } from './context.js';
 import type { BrokerSource } from './resolution.js';
 
@@ -127,6 +128,7 @@ export async function createTopic(
       ],
     });
     if (!created) throw new Error(`topic ${name} already exists`);
+    await waitUntilServed([name], (t) => admin.fetchTopicOffsets(t), 30_000);
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { classifyKafkajsError, toVigilError } from '../errors.js';
+import { waitUntilServed } from '../topic-readiness.js';
 import type { PartitionWatermarks, TopicPartitionOffset, TopicSpec, TransportAdmin } from '../types.js';
 
 export class KafkajsAdmin implements TransportAdmin {
@@ -9,6 +10,7 @@ export class KafkajsAdmin implements TransportAdmin {
   constructor(
     private readonly kafka: Kafka,
     private readonly onClosed?: () => void,
+    private readonly timeoutMs = 30_000,
   ) {}
 
   private ensure(): Promise<Admin> {
@@ -43,19 +45,34 @@ export class KafkajsAdmin implements TransportAdmin {
     }
   }
 
+  async listTopics(): Promise<string[]> {
+    return this.call('listTopics', (admin) => admin.listTopics());
+  }
+
   async createTopics(topics: readonly TopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
+    // Only the missing ones: CreateTopics needs the CREATE right even for a topic that exists.
+    const existing = new Set(await this.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return;
     await this.call('createTopics', (admin) =>
-      // Resolves false (no error) for topics that already exist.
+      // Resolves false (no error) for topics that already exist (created meanwhile by someone else).
       admin.createTopics({
         waitForLeaders: true,
-        topics: topics.map((t) => ({
+        topics: missing.map((t) => ({
           topic: t.name,
           numPartitions: t.partitions ?? 3,
           replicationFactor: t.replicationFactor ?? 1,
           configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
         })),
       }),
+    );
+    await this.call('fetchTopicOffsets', (admin) =>
+      waitUntilServed(
+        missing.map((t) => t.name),
+        (topic) => admin.fetchTopicOffsets(topic),
+        this.timeoutMs,
+      ),
     );
   }
 

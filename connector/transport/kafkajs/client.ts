@@ -7,6 +7,37 @@ import type { TransportOptions } from '../types.js';
 
 const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
+/**
+ * Error responses that are part of normal operation: kafkajs's connection logs every error response at ERROR
+ * ("Response GroupCoordinator(...)") before its own retry, or Vigil's caller, handles it. These are retried
+ * or expected (a topic that already exists), and whoever gives up on them logs that; so they go to debug.
+ * Others (authorisation, fencing, a message too large) stay errors.
+ */
+const EXPECTED_RESPONSE_ERRORS = [
+  'The coordinator is loading',
+  'The coordinator is not available',
+  'This is not the correct coordinator',
+  'Topic creation errors',
+  'Topic with this name already exists',
+  'This server does not host this topic-partition',
+  'This server is not the leader for that topic-partition',
+  'There is no leader for this topic-partition',
+  'The group is rebalancing',
+  'The producer attempted to update a transaction while another concurrent operation',
+];
+
+const SEND_FAILED = 'Failed to send messages: ';
+
+export function isExpectedResponseError(message: string, error: unknown): boolean {
+  // The producer's retry logs the same conditions as "Failed to send messages: <error>".
+  const text = message.startsWith('Response ')
+    ? error
+    : message.startsWith(SEND_FAILED)
+      ? message.slice(SEND_FAILED.length)
+      : undefined;
+  return typeof text === 'string' && EXPECTED_RESPONSE_ERRORS.some((e) => text.startsWith(e));
+}
+
 function readPem(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -47,7 +78,8 @@ export function createKafka(options: TransportOptions, logger: Logger): Kafka {
         };
         // Vigil bounds the idempotent producer's retries on purpose (send() must fail in bounded time and the
         // client is then replaced); kafkajs warns about that on every producer.
-        if (message === IDEMPOTENT_RETRY_WARNING) log.debug(fields, message);
+        if (message === IDEMPOTENT_RETRY_WARNING || isExpectedResponseError(message, extra['error']))
+          log.debug(fields, message);
         else if (level === logLevel.ERROR) log.error(fields, message);
         else if (level === logLevel.WARN) log.warn(fields, message);
         else if (level === logLevel.INFO) log.info(fields, message);

@@ -6,13 +6,13 @@ import type {
   Producer as RdProducerClient,
 } from 'node-rdkafka';
 import { VigilError } from '../../../core/errors.js';
-import { sleep } from '../../../core/retry.js';
 import { RD, toVigilError } from '../errors.js';
 import {
   DEFAULT_CONNECTION_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   rdkafkaConnectionProperties,
 } from '../security.js';
+import { waitUntilServed } from '../topic-readiness.js';
 import type {
   PartitionWatermarks,
   TopicPartitionOffset,
@@ -20,7 +20,7 @@ import type {
   TransportAdmin,
   TransportOptions,
 } from '../types.js';
-import { classifyRd, loadRdkafka, rdCall, rdConnect } from './load.js';
+import { classifyRd, loadRdkafka, rdCall, rdConnect, rdErrorCode } from './load.js';
 
 const ERR_UNKNOWN_TOPIC_OR_PART = 3;
 
@@ -58,7 +58,11 @@ export class RdkafkaAdmin implements TransportAdmin {
       const client = new Producer(
         rdkafkaConnectionProperties(this.options) as unknown as ProducerGlobalConfig,
       );
-      this.meta = rdConnect(client, this.options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS).then(
+      // An admin call is one request, not a session to keep up: with every bootstrap broker refusing, say so
+      // now instead of after the connection timeout (a start-up with a wrong address exits in seconds).
+      this.meta = rdConnect(client, this.options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS, {
+        failFast: (err) => rdErrorCode(err) === RD.ERR__ALL_BROKERS_DOWN,
+      }).then(
         () => client,
         (err) => {
           this.meta = null;
@@ -90,9 +94,26 @@ export class RdkafkaAdmin implements TransportAdmin {
     return t.partitions.map((p) => p.id).sort((a, b) => a - b);
   }
 
+  async listTopics(): Promise<string[]> {
+    const client = await this.metadataClient();
+    try {
+      const md = await rdCall<Metadata>((cb) =>
+        client.getMetadata({ allTopics: true, timeout: this.timeoutMs }, cb),
+      );
+      return md.topics.map((t) => t.name).sort();
+    } catch (err) {
+      throw toVigilError('BROKER_UNAVAILABLE', 'metadata of all topics failed', err, classifyRd(err));
+    }
+  }
+
   async createTopics(topics: readonly TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    // Only the missing ones: CreateTopics needs the CREATE right even for a topic that exists.
+    const existing = new Set(await this.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return;
     const admin = this.adminClient();
-    for (const t of topics) {
+    for (const t of missing) {
       try {
         await rdCall((cb) =>
           admin.createTopic(
@@ -111,25 +132,22 @@ export class RdkafkaAdmin implements TransportAdmin {
         throw toVigilError('BROKER_UNAVAILABLE', `createTopic ${t.name} failed`, err, classifyRd(err));
       }
     }
-    // CreateTopics returns before every partition has a leader; wait until metadata says they do.
-    const deadline = Date.now() + this.timeoutMs;
-    for (const t of topics) {
-      for (;;) {
-        const md = await this.metadata(t.name).catch(() => null);
-        const entry = md?.topics.find((x) => x.name === t.name);
-        if (entry && entry.partitions.length > 0 && entry.partitions.every((p) => p.leader >= 0)) break;
-        if (Date.now() > deadline) {
-          throw new VigilError(
-            'BROKER_UNAVAILABLE',
-            `topic ${t.name} has no leaders after ${this.timeoutMs} ms`,
-            {
-              details: { topic: t.name },
-            },
-          );
+    // CreateTopics returns before every partition has a leader, and a leader named in metadata may not serve
+    // the partition yet: wait until every partition's watermarks can be read.
+    await waitUntilServed(
+      missing.map((t) => t.name),
+      async (topic) => {
+        const md = await this.metadata(topic);
+        const entry = md.topics.find((x) => x.name === topic);
+        if (!entry || entry.partitions.length === 0 || entry.partitions.some((p) => p.leader < 0)) {
+          throw new VigilError('BROKER_UNAVAILABLE', `topic ${topic} has no leaders yet`, {
+            retriable: true,
+          });
         }
-        await sleep(100);
-      }
-    }
+        await this.fetchWatermarks(topic);
+      },
+      this.timeoutMs,
+    );
   }
 
   async deleteTopics(names: readonly string[]): Promise<void> {

@@ -57,7 +57,11 @@ interface Connectable {
  * handshake or an untrusted certificate only as an 'event.error', and connect() itself fails later with a
  * generic transport error or timeout.
  */
-export function rdConnect(client: Connectable, timeoutMs: number): Promise<void> {
+export function rdConnect(
+  client: Connectable,
+  timeoutMs: number,
+  options: { failFast?: (err: unknown) => boolean } = {},
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     // A producer-type client delivers error events only when polled; a consumer's come through consume().
@@ -81,7 +85,7 @@ export function rdConnect(client: Connectable, timeoutMs: number): Promise<void>
       else resolve();
     };
     const onError = (err: unknown) => {
-      if (classifyRd(err).auth) finish(withCode(err));
+      if (classifyRd(err).auth || options.failFast?.(withCode(err))) finish(withCode(err));
     };
     client.on('event.error', onError);
     client.connect({ timeout: timeoutMs }, (err) => finish(err ? withCode(err) : undefined));

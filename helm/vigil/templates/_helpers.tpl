@@ -50,10 +50,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.autoscaling.hpa.enabled .Values.autoscaling.keda.enabled }}
 {{- fail "autoscaling: enable either hpa or keda, not both (KEDA creates its own HPA)" }}
 {{- end }}
-{{- $requestTimeoutMs := ((((.Values.config).kafka).producer).requestTimeoutMs) | default 30000 | int }}
-{{- $deadline := add (div $requestTimeoutMs 1000) 15 }}
+{{- $shutdownMs := (((.Values.config).lifecycle).shutdownTimeoutMs) | default 25000 | int }}
+{{- $deadline := div (add $shutdownMs 999) 1000 }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $deadline) }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed Vigil's shutdown deadline of %d s (config.kafka.producer.requestTimeoutMs/1000 + 15 s to drain, commit and leave the group)" (int .Values.terminationGracePeriodSeconds) (int $deadline)) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed Vigil's shutdown deadline of %d s (config.lifecycle.shutdownTimeoutMs), so that Vigil, not the kubelet's SIGKILL, ends a shutdown" (int .Values.terminationGracePeriodSeconds) (int $deadline)) }}
 {{- end }}
 {{- $port := (((.Values.config).metrics).port) | default 9464 | int }}
 {{- if ne $port (int .Values.service.port) }}

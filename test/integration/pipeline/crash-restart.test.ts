@@ -77,6 +77,8 @@ describe.each(cases)('vigil run over %s, %s, killed with SIGKILL mid-stream', (k
         transport: kind,
         brokers: brokers(),
         clientId: `vigil-crash-${kind}`,
+        // The restart is the same replica: the same transactional.id fences the killed one's open transaction.
+        instanceId: 'crash-0',
         groupId,
         // A killed member holds its partitions until its session expires; keep that short.
         consumer: {

@@ -2,9 +2,11 @@
 // whole topics back, watching a group's committed offsets, producing at a steady pace, and the expected result
 // computed offline. The expectation is derived from what is actually in the input topic, read back after the
 // run, not from what the test meant to write, so a producer retry that wrote a record twice cannot skew it.
+
 import { type Admin, type Kafka, logLevel, type Producer } from 'kafkajs';
 import { anomalyEventId } from '../../../connector/events/event-id.js';
 import type { RecordDecoder } from '../../../connector/pipeline/decode-stage.js';
+import { waitUntilServed } from '../../../connector/transport/topic-readiness.js';
 import { createLogger, type Logger, silentLogger } from '../../../core/logger.js';
 import type { Detector } from '../../../model/detector.js';
 import type { FeatureExtractor } from '../../../schemas/features/extractor.js';
@@ -52,6 +54,8 @@ export async function createTopics(kafka: Kafka, topics: Record<string, number>)
         replicationFactor: 1,
       })),
     });
+    // A leader named in metadata may not serve its partition for a moment yet (see waitUntilServed).
+    await waitUntilServed(Object.keys(topics), (t) => admin.fetchTopicOffsets(t), 30_000);
   });
 }
 

@@ -155,10 +155,16 @@ describe('helm/vigil', () => {
   it.each(valuesFiles)('the vigil.yaml rendered from ci/%s is one `vigil run` accepts', (values) => {
     const cm = render(values).find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'vigil-test')!;
     const config = parseConfig(cm.data!['vigil.yaml']!, {
-      env: { KAFKA_PASSWORD: 'k', SR_SECRET: 's', VIGIL__KAFKA__CLIENT_ID: 'vigil-test-0' },
+      env: {
+        KAFKA_PASSWORD: 'k',
+        SR_SECRET: 's',
+        VIGIL__KAFKA__CLIENT_ID: 'vigil-test-0',
+        VIGIL__KAFKA__INSTANCE_ID: 'vigil-test-0',
+      },
       source: `ConfigMap from ci/${values}`,
     });
     expect(config.kafka.clientId).toBe('vigil-test-0');
+    expect(config.kafka.instanceId).toBe('vigil-test-0');
   });
 
   it('kubeconform refuses a wrong manifest (a numeric ServiceMonitor port, an unknown field)', () => {

@@ -81,6 +81,10 @@ describe('the config schema', () => {
       'features.entityKey',
       'model.threshold.value',
       'output.scoresTopic',
+      // Unset: an id per process (rdkafka) or exactly-once refused (kafkajs); unset sizes: the broker's defaults.
+      'kafka.instanceId',
+      'output.createTopics.partitions',
+      'output.createTopics.replicationFactor',
       'features.fields[].name',
       'features.fields[].fill',
       'features.fields[].categories',
