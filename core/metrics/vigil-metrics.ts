@@ -29,6 +29,12 @@ export const DEFAULT_SCORING_BUCKETS = [
 ];
 export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+/** What the features stage reports of its per-entity temporal state. */
+export interface EntityStateCounts {
+  readonly size: number;
+  readonly evicted: number;
+}
+
 export class VigilMetrics {
   readonly recordsConsumed: Counter<'topic'>;
   readonly recordsScored: Counter;
@@ -48,6 +54,10 @@ export class VigilMetrics {
   readonly produceErrors: Counter<'output'>;
   readonly modelInfo: Gauge<'model_id' | 'model_version' | 'backend'>;
   readonly threshold: Gauge;
+  readonly featureEntities: Gauge;
+  readonly featureEntitiesEvicted: Counter;
+  private entityState: EntityStateCounts | undefined;
+  private evictedReported = 0;
 
   constructor(
     readonly registry: Registry,
@@ -157,7 +167,33 @@ export class VigilMetrics {
       help: 'Global anomaly score threshold in force (per-entity thresholds are not exported).',
       registers,
     });
+    // Read at scrape time from the extractor's counts: nothing on the hot path.
+    this.featureEntities = new Gauge({
+      name: 'vigil_feature_entities',
+      help: 'Entities whose recent readings the features stage holds for temporal features.',
+      registers,
+      collect: () => {
+        if (this.entityState !== undefined) this.featureEntities.set(this.entityState.size);
+      },
+    });
+    this.featureEntitiesEvicted = new Counter({
+      name: 'vigil_feature_entities_evicted_total',
+      help: 'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
+      registers,
+      collect: () => {
+        const s = this.entityState;
+        if (s === undefined || s.evicted <= this.evictedReported) return;
+        this.featureEntitiesEvicted.inc(s.evicted - this.evictedReported);
+        this.evictedReported = s.evicted;
+      },
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
+  }
+
+  /** Exports the temporal feature state's counts (the extractor's), read at each scrape. */
+  watchEntityState(counts: EntityStateCounts): void {
+    this.entityState = counts;
+    this.evictedReported = 0;
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {

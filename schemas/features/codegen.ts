@@ -43,6 +43,7 @@ export type ExtractInto = (
   record: unknown,
   out: Float32Array,
   offset: number,
+  stream?: string,
 ) => FeatureSuccess | FeatureFailure;
 
 interface FailSpec {
