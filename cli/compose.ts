@@ -129,6 +129,7 @@ async function start(
           : {};
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
+  if (extractor.temporal !== undefined) metrics.watchEntityState(extractor.temporal);
   const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
   // Where model and mapping meet: refuse one trained on other columns before anything is scored with it.
   const mappingCheck = checkFeatureMapping(

@@ -21,6 +21,8 @@ export interface FeatureMapping {
 export interface ResolvedMappingJson {
   readonly entityKey?: string;
   readonly eventTime?: unknown;
+  /** Per-entity temporal features (window, derivations), when on. */
+  readonly temporal?: unknown;
   readonly fields: readonly ({ readonly path: string; readonly name?: string } & Record<string, unknown>)[];
 }
 
@@ -119,6 +121,14 @@ export function firstDifference(model: ResolvedMappingJson, inUse: ResolvedMappi
       model: model.eventTime,
       mapping: inUse.eventTime,
       text: `eventTime is ${show(model.eventTime)} in the model, ${show(inUse.eventTime)} in the feature mapping`,
+    };
+  }
+  if (!same(model.temporal, inUse.temporal)) {
+    return {
+      feature: 'temporal',
+      model: model.temporal,
+      mapping: inUse.temporal,
+      text: `temporal features are ${show(model.temporal)} in the model, ${show(inUse.temporal)} in the feature mapping`,
     };
   }
   const fa = model.fields ?? [];

@@ -305,7 +305,7 @@ export class Pipeline {
         if (this.tracker.isAssigned(topic, partition)) this.stats.redelivered++;
         continue;
       }
-      const item = this.prepareItem(record, offset, generation, rows, i, now);
+      const item = this.prepareItem(record, offset, generation, rows, i, now, key);
       if (item.dead !== null) dead++;
       this.scheduler.add(key, item, record.value?.length ?? 0);
     }
@@ -343,6 +343,7 @@ export class Pipeline {
     rows: Float32Array,
     i: number,
     now: number,
+    key: string,
   ): Item {
     const { decoder, extractor } = this.deps;
     // Hot path: nothing here allocates beyond the decoded value and the Item; the dead-letter paths (rare) do.
@@ -357,7 +358,7 @@ export class Pipeline {
       const e = isVigilError(err) ? err : new VigilError('DECODE_FAILED', String(err), { cause: err });
       return this.deadItem(record, offset, generation, (c) => deadLetterFromError(e, 'decode', c), now);
     }
-    const result = extractor.extractInto(value, rows, i * extractor.width);
+    const result = extractor.extractInto(value, rows, i * extractor.width, key);
     if (!result.ok) {
       return this.deadItem(record, offset, generation, (c) => deadLetterFromFeatureFailure(result, c), now);
     }
@@ -648,6 +649,7 @@ export class Pipeline {
       const key = partitionKey(p.topic, p.partition);
       this.tracker.revoke(p.topic, p.partition);
       this.batcher.revoke(key);
+      this.deps.extractor.forgetStream(key);
       this.partitions.delete(key);
       this.epochs.delete(key);
       this.deps.metrics?.removePartition(p.topic, p.partition);

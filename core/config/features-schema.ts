@@ -223,6 +223,54 @@ export const EventTimeSchema = z
       "Where the record's event time is (for anomaly events and end-to-end latency). Omitted: the Kafka record timestamp.",
   });
 
+export const TEMPORAL_DERIVATIONS = ['delta', 'spread', 'meanDev'] as const;
+export type TemporalDerivation = (typeof TEMPORAL_DERIVATIONS)[number];
+
+export const TemporalSchema = z
+  .strictObject({
+    enabled: z
+      .union([z.boolean(), z.literal('auto')])
+      .default('auto')
+      .meta({
+        description:
+          '`auto`: on when the mapping has both an `entityKey` and an `eventTime` (the records are readings of an entity over time) and at least one numeric field; off otherwise. `true` needs an `entityKey`; `false` scores each record alone.',
+        examples: [false],
+      }),
+    window: z
+      .int()
+      .min(2)
+      .max(256)
+      .default(8)
+      .meta({
+        description:
+          'Readings per entity the rolling columns look back over. Until an entity has this many readings (after a start, an eviction or a rebalance) its rolling columns are missing and take the training median.',
+        examples: [12],
+      }),
+    derive: z
+      .array(z.enum(TEMPORAL_DERIVATIONS))
+      .min(1)
+      .default(['delta', 'spread'])
+      .meta({
+        description:
+          "Columns added per numeric feature, in this order. `delta` (`<name>:delta`): the change since the entity's previous reading. `spread` (`<name>:log_spread`): ln(standard deviation of the last `window` readings + 1e-6·(1+|mean|)), so a value that stops changing stands out by orders of magnitude. `meanDev` (`<name>:mean_dev`): the value minus the mean of the previous `window` readings.",
+        examples: [['delta', 'spread', 'meanDev']],
+      }),
+    maxEntities: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(50_000)
+      .meta({
+        description:
+          'Entities whose recent readings are held; beyond it the least recently seen is evicted (vigil_feature_entities_evicted_total) and starts again cold. Memory is about maxEntities × window × numeric features × 4 bytes. Not part of the mapping fingerprint: it bounds memory and does not change the features of an entity that is held.',
+        examples: [200_000],
+      }),
+  })
+  .meta({
+    description:
+      "Per-entity temporal context: derived columns from each entity's recent readings, so that a stuck value, a drift or channels that stop moving together are visible to a model that scores one row at a time. Training (`vigil train --config`) and `vigil run` compute them with the same code; records must be in order per entity.",
+  });
+
 export const FeaturesSchema = z
   .strictObject({
     preset: z
@@ -239,6 +287,7 @@ export const FeaturesSchema = z
       examples: ['device_id'],
     }),
     eventTime: EventTimeSchema.optional(),
+    temporal: TemporalSchema.prefault({}),
     fields: z
       .array(FeatureFieldSchema)
       .default([])
@@ -249,6 +298,13 @@ export const FeaturesSchema = z
       }),
   })
   .superRefine((f, ctx) => {
+    if (f.temporal.enabled === true && f.entityKey === undefined && f.preset === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['temporal', 'enabled'],
+        message: 'temporal features need an entityKey (whose readings to follow)',
+      });
+    }
     if (f.preset !== undefined && f.fields.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['fields'], message: 'give either preset or fields, not both' });
     }
@@ -308,3 +364,4 @@ export type FeaturesConfig = z.output<typeof FeaturesSchema>;
 /** What a user may write (defaults not yet applied); presets are written in this form. */
 export type FeaturesConfigInput = z.input<typeof FeaturesSchema>;
 export type TimeUnit = z.output<typeof TimeUnitSchema>;
+export type TemporalConfig = z.output<typeof TemporalSchema>;

@@ -38,9 +38,15 @@ export const DEFAULT_SCORING_BUCKETS = [
 export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 // Score over the row's own threshold, so one set of buckets fits every model's scale and 1 is the threshold.
 export const SCORE_RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 100];
-// Severity is the calibrated CDF at the score: anomalies sit at the threshold's quantile and above.
-export const SEVERITY_BUCKETS = [0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1];
+// Severity is 0 at the threshold and rises by 1/3 per tenfold drop of the tail probability (docs/models.md).
+export const SEVERITY_BUCKETS = [0, 0.05, 0.1, 0.2, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1];
 const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters'];
+
+/** What the features stage reports of its per-entity temporal state. */
+export interface EntityStateCounts {
+  readonly size: number;
+  readonly evicted: number;
+}
 
 export class VigilMetrics {
   readonly recordsConsumed: Counter<'topic'>;
@@ -64,6 +70,10 @@ export class VigilMetrics {
   readonly outputsReplaced: Counter<'output'>;
   readonly modelInfo: Gauge<'model_id' | 'model_version' | 'backend'>;
   readonly threshold: Gauge;
+  readonly featureEntities: Gauge;
+  readonly featureEntitiesEvicted: Counter;
+  private entityState: EntityStateCounts | undefined;
+  private evictedReported = 0;
 
   constructor(
     readonly registry: Registry,
@@ -197,7 +207,33 @@ export class VigilMetrics {
     // (dashboards and alerts then tell "none" from "not scraped").
     for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
     for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
+    // Read at scrape time from the extractor's counts: nothing on the hot path.
+    this.featureEntities = new Gauge({
+      name: 'vigil_feature_entities',
+      help: 'Entities whose recent readings the features stage holds for temporal features.',
+      registers,
+      collect: () => {
+        if (this.entityState !== undefined) this.featureEntities.set(this.entityState.size);
+      },
+    });
+    this.featureEntitiesEvicted = new Counter({
+      name: 'vigil_feature_entities_evicted_total',
+      help: 'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
+      registers,
+      collect: () => {
+        const s = this.entityState;
+        if (s === undefined || s.evicted <= this.evictedReported) return;
+        this.featureEntitiesEvicted.inc(s.evicted - this.evictedReported);
+        this.evictedReported = s.evicted;
+      },
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
+  }
+
+  /** Exports the temporal feature state's counts (the extractor's), read at each scrape. */
+  watchEntityState(counts: EntityStateCounts): void {
+    this.entityState = counts;
+    this.evictedReported = 0;
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {

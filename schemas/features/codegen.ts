@@ -55,6 +55,7 @@ export type ExtractInto = (
   record: unknown,
   out: Float32Array,
   offset: number,
+  stream?: string,
 ) => FeatureSuccess | FeatureFailure;
 
 interface FailSpec {

@@ -4,12 +4,14 @@ import {
   type FeaturesConfig,
   type FeaturesConfigInput,
   FeaturesSchema,
+  type TemporalDerivation,
   type TimeUnit,
 } from '../../core/config/features-schema.js';
 import { VigilError } from '../../core/errors.js';
 import { AvroPaths } from './avro-paths.js';
-import { type FeatureFailure, type FeatureSuccess, generateExtractor } from './codegen.js';
+import { type ExtractInto, type FeatureFailure, type FeatureSuccess, generateExtractor } from './codegen.js';
 import { presetFeatures } from './presets.js';
+import { TemporalState } from './temporal.js';
 
 /**
  * Compiles the declarative feature mapping (core/config/features-schema.ts) once into an extractor that writes a
@@ -42,8 +44,14 @@ export interface FeatureExtractor {
   /**
    * Writes the record's features into `out[offset … offset + width)`. On failure the slot holds partial
    * garbage and the caller reuses it. Throws only on programmer error (a slot outside `out`).
+   * With temporal features, a valid record also joins its entity's history; `stream` names where it was read
+   * from (the partition), so that `forgetStream` can drop what a lost partition held.
    */
-  extractInto(record: unknown, out: Float32Array, offset: number): ExtractResult;
+  extractInto(record: unknown, out: Float32Array, offset: number, stream?: string): ExtractResult;
+  /** Per-entity temporal state, when the mapping has temporal features (for the metrics and for tests). */
+  readonly temporal?: TemporalStateView;
+  /** Drops the temporal state of entities last read from `stream` (a revoked partition); returns how many. */
+  forgetStream(stream: string): number;
   /** The entity (device, card) of a record, or undefined when there is no entity key or it is absent. */
   entityOf(record: unknown): string | undefined;
   /** The record's event time in epoch milliseconds, or undefined when not mapped or absent. */
@@ -56,6 +64,16 @@ export interface ResolvedFeatures {
   readonly entityKey?: string;
   readonly eventTime?: { readonly path: string; readonly unit: TimeUnit };
   readonly fields: readonly FeatureField[];
+  /** Present when temporal features are on (maxEntities is left out: it bounds memory, not the features). */
+  readonly temporal?: { readonly window: number; readonly derive: readonly TemporalDerivation[] };
+}
+
+export interface TemporalStateView {
+  /** Entities held now. */
+  readonly size: number;
+  /** Entities evicted for room since start. */
+  readonly evicted: number;
+  readonly maxEntities: number;
 }
 
 export interface CompileOptions {
@@ -88,7 +106,24 @@ export function compileFeatures(
   }
   const spec = resolve(parsed.data, options.readerSchema);
 
-  const { featureNames, extractInto } = generateExtractor(spec.entityKey, spec.fields, options.medians);
+  const generated = generateExtractor(spec.entityKey, spec.fields, options.medians);
+  const baseWidth = generated.featureNames.length;
+  const featureNames = [...generated.featureNames];
+  let state: TemporalState | undefined;
+  if (spec.temporal !== undefined) {
+    const sources = spec.fields
+      .filter((f) => f.kind === 'numeric')
+      .map((f) => generated.featureNames.indexOf(f.name ?? f.path));
+    state = new TemporalState({
+      sources,
+      derive: spec.temporal.derive,
+      window: spec.temporal.window,
+      maxEntities: parsed.data.temporal.maxEntities,
+    });
+    for (const c of sources) {
+      for (const d of spec.temporal.derive) featureNames.push(`${generated.featureNames[c]}${SUFFIX[d]}`);
+    }
+  }
   const dupes = featureNames.filter((n, i) => featureNames.indexOf(n) !== i);
   if (dupes.length > 0) {
     throw new VigilError(
@@ -101,6 +136,29 @@ export function compileFeatures(
   const eventTime = spec.eventTime;
   const getTime = eventTime === undefined ? undefined : getter(eventTime.path);
   const timeScale = eventTime === undefined ? 1 : msPerUnit(eventTime.unit);
+  const baseExtract = generated.extractInto;
+  const extractInto: ExtractInto =
+    state === undefined || getEntity === undefined
+      ? baseExtract
+      : (record, out, offset, stream = '') => {
+          const r = baseExtract(record, out, offset);
+          if (!r.ok) return r;
+          const e = getEntity(record);
+          state.update(typeof e === 'string' ? e : String(e), stream, out, offset, offset + baseWidth);
+          return r;
+        };
+  const temporalView: TemporalStateView | undefined =
+    state === undefined
+      ? undefined
+      : Object.freeze({
+          get size() {
+            return state.size;
+          },
+          get evicted() {
+            return state.evicted;
+          },
+          maxEntities: state.columns.maxEntities,
+        });
 
   return Object.freeze({
     featureNames: Object.freeze(featureNames),
@@ -108,6 +166,10 @@ export function compileFeatures(
     spec,
     fingerprint: fingerprintOf(spec),
     extractInto,
+    ...(temporalView === undefined ? {} : { temporal: temporalView }),
+    forgetStream(stream: string): number {
+      return state?.forgetStream(stream) ?? 0;
+    },
     entityOf(record: unknown): string | undefined {
       if (getEntity === undefined) return undefined;
       const e = getEntity(record);
@@ -217,10 +279,20 @@ function resolve(features: FeaturesConfig, readerSchema: unknown): ResolvedFeatu
       },
     );
   }
+  const t = features.temporal;
+  const temporalOn =
+    t.enabled === true ||
+    (t.enabled === 'auto' &&
+      base.entityKey !== undefined &&
+      base.eventTime !== undefined &&
+      fields.some((f) => f.kind === 'numeric'));
   return Object.freeze({
     ...(base.entityKey === undefined ? {} : { entityKey: base.entityKey }),
     ...(base.eventTime === undefined ? {} : { eventTime: base.eventTime }),
     fields: Object.freeze(fields),
+    ...(temporalOn
+      ? { temporal: Object.freeze({ window: t.window, derive: Object.freeze([...t.derive]) }) }
+      : {}),
   });
 }
 
@@ -244,6 +316,12 @@ function definedOnly(f: FeaturesConfig): Partial<FeaturesConfig> {
     ...(f.eventTime === undefined ? {} : { eventTime: f.eventTime }),
   };
 }
+
+const SUFFIX: Record<TemporalDerivation, string> = {
+  delta: ':delta',
+  spread: ':log_spread',
+  meanDev: ':mean_dev',
+};
 
 function msPerUnit(unit: TimeUnit): number {
   return unit === 'millis' ? 1 : unit === 'micros' ? 0.001 : 1000;

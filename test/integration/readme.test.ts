@@ -114,7 +114,7 @@ describe('README: train, then run, against a cluster (commands as written)', () 
       const exit = await p.exited;
       expect(exit.code, `${step.join(' ')}:\n${p.tail()}`).toBe(0);
       if (step.includes('train')) {
-        expect(p.output()).toMatch(/trained dense on 20000 rows × 37 features of normal\.avro/);
+        expect(p.output()).toMatch(/trained dense on 20000 rows × 97 features of normal\.avro/);
         expect(p.output()).toMatch(/feature mapping [0-9a-f]{12}/);
       }
     }
@@ -181,7 +181,7 @@ describe('README: train, then run, against a cluster (commands as written)', () 
     expect(exit.code, p.tail()).toBe(0);
     const count = Number(section.live[0]![section.live[0]!.indexOf('-n') + 1]);
     // Every record the topic holds (the live stream above), decoded through the registry and mapped.
-    expect(p.output()).toContain(`trained dense on ${count} rows × 37 features of topic ${input}`);
+    expect(p.output()).toContain(`trained dense on ${count} rows × 97 features of topic ${input}`);
     const manifest = JSON.parse(readFileSync(path.join(project, 'models/from-topic/manifest.json'), 'utf8'));
     const served = JSON.parse(readFileSync(path.join(project, 'models/sensor/manifest.json'), 'utf8'));
     expect(manifest.featureMapping.fingerprint).toBe(served.featureMapping.fingerprint);

@@ -89,6 +89,6 @@ describe('vigil run with a model trained on other features', () => {
     );
     const err = await refusal(await artifactFor('bare', fewer, false));
     expect(isVigilError(err, 'MODEL_FEATURE_MISMATCH')).toBe(true);
-    expect(err.message).toMatch(/the model expects 25 features, the feature mapping yields 37/);
+    expect(err.message).toMatch(/the model expects 75 features, the feature mapping yields 97/);
   });
 });

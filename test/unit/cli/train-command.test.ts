@@ -130,7 +130,7 @@ describe('vigil score --config', () => {
       ),
     );
     await expect(score(other)).rejects.toThrow(
-      /the model expects 37 features, the feature mapping yields 1;/,
+      /the model expects 97 features, the feature mapping yields 1;/,
     );
   });
 });

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { VigilMetrics } from '../../../../core/metrics/vigil-metrics.js';
+import { compileFeatures } from '../../../../schemas/features/extractor.js';
 
 async function value(
   registry: Registry,
@@ -158,5 +159,28 @@ describe('VigilMetrics', () => {
     expect(
       (await registry.getMetricsAsJSON()).some((x) => x.name === 'vigil_process_cpu_seconds_total'),
     ).toBe(true);
+  });
+});
+
+describe('temporal feature state', () => {
+  it('exports the extractor’s entities held and evictions, read at scrape time', async () => {
+    const registry = new Registry();
+    const m = new VigilMetrics(registry);
+    const x = compileFeatures({
+      entityKey: 'id',
+      eventTime: { path: 't' },
+      temporal: { maxEntities: 2 },
+      fields: [{ kind: 'numeric', path: 'a' }],
+    });
+    m.watchEntityState(x.temporal!);
+    const row = new Float32Array(x.width);
+    for (const id of ['a', 'b', 'c', 'd', 'a']) x.extractInto({ id, t: 0, a: 1 }, row, 0, 'topic:0');
+    expect(await value(registry, 'vigil_feature_entities')).toBe(2);
+    expect(await value(registry, 'vigil_feature_entities_evicted_total')).toBe(3);
+    // A second scrape adds only what happened since.
+    x.extractInto({ id: 'e', t: 0, a: 1 }, row, 0, 'topic:1');
+    expect(await value(registry, 'vigil_feature_entities_evicted_total')).toBe(4);
+    x.forgetStream('topic:0');
+    expect(await value(registry, 'vigil_feature_entities')).toBe(1);
   });
 });

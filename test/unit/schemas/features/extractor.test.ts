@@ -297,6 +297,8 @@ describe('the extractor', () => {
   const spec: FeaturesConfigInput = {
     entityKey: 'id',
     eventTime: { path: 'ts', unit: 'micros' },
+    // The row alone; temporal columns have their own tests (temporal.test.ts).
+    temporal: { enabled: false },
     fields: [
       { kind: 'numeric', path: 'a' },
       { kind: 'enum', path: 'c', categories: ['x', 'y'], unknown: 'ignore' },

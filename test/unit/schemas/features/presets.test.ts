@@ -85,6 +85,8 @@ describe('sensor-reading preset', () => {
       'status=__other__',
       'time:hour_sin',
       'time:hour_cos',
+      // An entity key and an event time: temporal columns per numeric channel, by default.
+      ...SENSOR_CHANNELS.flatMap((c) => [`${c}:delta`, `${c}:log_spread`]),
     ]);
   });
 
@@ -140,7 +142,8 @@ describe('card-transaction preset', () => {
       'channel=MOTO',
       'channel=__other__',
     ]);
-    expect(x.width).toBe(1 + 8 + 16 + 32 + 5 + 2 + 17 + 4);
+    // amount, lat and lon each add a delta and a spread column (temporal features, on by default).
+    expect(x.width).toBe(1 + 8 + 16 + 32 + 5 + 2 + 17 + 4 + 3 * 2);
   });
 
   it('extracts every decoded transaction; location missing for card-not-present is flagged', () => {
@@ -194,8 +197,8 @@ describe('presetFeatures', () => {
   });
 
   it('compiles without a reader schema (registry format)', () => {
-    expect(compileFeatures({ preset: 'sensor-reading' }).width).toBe(37);
-    expect(compileFeatures({ preset: 'card-transaction' }).width).toBe(85);
+    expect(compileFeatures({ preset: 'sensor-reading' }).width).toBe(37 + 30 * 2);
+    expect(compileFeatures({ preset: 'card-transaction' }).width).toBe(85 + 3 * 2);
   });
 
   it('returns validated mappings with defaults applied', () => {
