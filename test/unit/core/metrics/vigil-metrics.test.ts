@@ -98,7 +98,7 @@ describe('VigilMetrics', () => {
       {
         scores: Float32Array.of(0.5, 2, 30, 9),
         threshold: Float32Array.of(1, 1, 10, 0),
-        severity: Float32Array.of(0.4, 0.9991, 0.99995, 0.2),
+        severity: Float32Array.of(0.4, 0.15, 0.7, 0.2),
         isAnomaly: Uint8Array.of(0, 1, 1, 0),
       },
       3,
@@ -110,7 +110,10 @@ describe('VigilMetrics', () => {
     expect(text).toContain('vigil_score_ratio_bucket{le="2"} 2');
     expect(text).toContain('vigil_score_ratio_bucket{le="3"} 3');
     expect(text).toContain('vigil_anomaly_severity_count 2');
-    expect(text).toContain('vigil_anomaly_severity_bucket{le="0.9995"} 1');
+    // Only the two anomalies (0.15 and 0.7), never the normal rows' 0.4 and 0.2.
+    expect(text).toContain('vigil_anomaly_severity_bucket{le="0.2"} 1');
+    expect(text).toContain('vigil_anomaly_severity_bucket{le="0.5"} 1');
+    expect(text).toContain('vigil_anomaly_severity_bucket{le="0.8"} 2');
   });
 
   it('exports commit results and produce errors at 0 before the first one happens', async () => {
