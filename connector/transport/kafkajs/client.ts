@@ -16,6 +16,7 @@ const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer m
 const EXPECTED_RESPONSE_ERRORS = [
   'The coordinator is loading',
   'The coordinator is not available',
+  'The group coordinator is not available',
   'This is not the correct coordinator',
   'Topic creation errors',
   'Topic with this name already exists',
@@ -27,6 +28,9 @@ const EXPECTED_RESPONSE_ERRORS = [
 ];
 
 const SEND_FAILED = 'Failed to send messages: ';
+// The consumer's runner logs a retriable failure as a "Crash" before it restarts; Vigil's transport logs the
+// restart itself (a warning with the attempt), so kafkajs's copy of an expected condition is debug too.
+const CRASH = 'Crash: KafkaJSProtocolError: ';
 
 export function isExpectedResponseError(message: string, error: unknown): boolean {
   // The producer's retry logs the same conditions as "Failed to send messages: <error>".
@@ -34,7 +38,9 @@ export function isExpectedResponseError(message: string, error: unknown): boolea
     ? error
     : message.startsWith(SEND_FAILED)
       ? message.slice(SEND_FAILED.length)
-      : undefined;
+      : message.startsWith(CRASH)
+        ? message.slice(CRASH.length)
+        : undefined;
   return typeof text === 'string' && EXPECTED_RESPONSE_ERRORS.some((e) => text.startsWith(e));
 }
 

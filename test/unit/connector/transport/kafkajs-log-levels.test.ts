@@ -7,6 +7,7 @@ describe('isExpectedResponseError', () => {
   it('demotes retried, expected responses', () => {
     for (const error of [
       "The coordinator is loading and hence can't process requests for this group",
+      'The group coordinator is not available',
       'Topic creation errors',
       'This server does not host this topic-partition',
       'This server is not the leader for that topic-partition',
@@ -25,6 +26,21 @@ describe('isExpectedResponseError', () => {
     expect(
       isExpectedResponseError(
         'Failed to send messages: The request included a message larger than the max message size the server will accept',
+        undefined,
+      ),
+    ).toBe(false);
+  });
+
+  it("demotes the consumer's crash line of an expected, retried condition (Vigil logs the restart)", () => {
+    expect(
+      isExpectedResponseError(
+        "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group",
+        undefined,
+      ),
+    ).toBe(true);
+    expect(
+      isExpectedResponseError(
+        'Crash: KafkaJSProtocolError: Not authorized to access group: Group authorization failed',
         undefined,
       ),
     ).toBe(false);
