@@ -10,11 +10,14 @@ export {
 export {
   assembleChunks,
   chunkBytes,
+  chunkKey,
   MODEL_STATUSES,
   type ModelStatus,
+  manifestKey,
   parseKey,
   type RegistryEntry,
   RegistryFold,
   type RegistryManifest,
   type StatusRecord,
+  statusKey,
 } from './registry-records.js';
