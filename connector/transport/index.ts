@@ -4,14 +4,17 @@ import { KafkajsAdmin } from './kafkajs/admin.js';
 import { createKafka } from './kafkajs/client.js';
 import { KafkajsConsumer } from './kafkajs/consumer.js';
 import { KafkajsProducer, KafkajsTransactionalProducer } from './kafkajs/producer.js';
+import { KafkajsTopicReader } from './kafkajs/topic-reader.js';
 import { RdkafkaAdmin } from './rdkafka/admin.js';
 import { RdkafkaConsumer } from './rdkafka/consumer.js';
 import { loadRdkafka } from './rdkafka/load.js';
 import { RdkafkaProducer, RdkafkaTransactionalProducer } from './rdkafka/producer.js';
+import { RdkafkaTopicReader } from './rdkafka/topic-reader.js';
 import { validateTransportOptions } from './security.js';
 import type {
   ConsumerOptions,
   ProducerOptions,
+  TopicReaderOptions,
   TransactionalProducerOptions,
   Transport,
   TransportCapabilities,
@@ -73,6 +76,7 @@ export function createTransport(kind: TransportKind, options: TransportOptions, 
       transactionalProducer: (o: TransactionalProducerOptions) =>
         register((done) => new KafkajsTransactionalProducer(kafka, frozen, o, log, done)),
       admin: () => register((done) => new KafkajsAdmin(kafka, done)),
+      topicReader: (o: TopicReaderOptions) => register((done) => new KafkajsTopicReader(kafka, o, log, done)),
       close: () => closeAll(open),
     };
   }
@@ -86,6 +90,8 @@ export function createTransport(kind: TransportKind, options: TransportOptions, 
       transactionalProducer: (o: TransactionalProducerOptions) =>
         register((done) => new RdkafkaTransactionalProducer(frozen, o, log, done)),
       admin: () => register((done) => new RdkafkaAdmin(frozen, done)),
+      topicReader: (o: TopicReaderOptions) =>
+        register((done) => new RdkafkaTopicReader(frozen, o, log, done)),
       close: () => closeAll(open),
     };
   }
@@ -97,7 +103,11 @@ export function createTransport(kind: TransportKind, options: TransportOptions, 
 async function closeAll(open: Set<Closable>): Promise<void> {
   // Consumers first (their onRevoked may still produce and commit), then producers and admin clients.
   const all = [...open];
-  const isConsumer = (c: Closable) => c instanceof KafkajsConsumer || c instanceof RdkafkaConsumer;
+  const isConsumer = (c: Closable) =>
+    c instanceof KafkajsConsumer ||
+    c instanceof RdkafkaConsumer ||
+    c instanceof KafkajsTopicReader ||
+    c instanceof RdkafkaTopicReader;
   await Promise.allSettled(all.filter(isConsumer).map((c) => c.close()));
   await Promise.allSettled(all.filter((c) => !isConsumer(c)).map((c) => c.close()));
 }

@@ -281,6 +281,43 @@ export interface Consumer {
   readonly closed: Promise<void>;
 }
 
+// ---------------------------------------------------------------- group-less whole-topic reader
+
+export interface TopicReaderOptions {
+  readonly topic: string;
+  /**
+   * After catching up, keep delivering records written later, until close(). Default false: the reader
+   * closes itself once caught up.
+   */
+  readonly follow?: boolean;
+  /** Most records per handler call. Default 500. */
+  readonly maxBatchRecords?: number;
+  /** Longest one fetch waits for new records once a partition is caught up (follow mode). Default 500 ms. */
+  readonly maxWaitMs?: number;
+}
+
+/**
+ * Reads every partition of one topic from its earliest retained offset, without joining a consumer group
+ * and without committing anything (so any number of readers see the whole topic, and nothing is left on the
+ * broker afterwards). Records are read uncommitted: it is meant for topics Vigil writes without
+ * transactions, such as the model registry. Handler calls are awaited per partition, as for Consumer.
+ */
+export interface TopicReader {
+  readonly kind: TransportKind;
+  readonly topic: string;
+  /**
+   * Starts reading and resolves once caught up: every record below each partition's high watermark, as it
+   * stood when start() was called, has been handed to `handler` and its call has settled. Rejects (and
+   * closes the reader) when the topic does not exist, the cluster cannot be reached within the connection
+   * timeout, or the handler rejects. Call once.
+   */
+  start(handler: BatchHandler): Promise<void>;
+  /** Stops fetching, lets an in-flight handler call settle, disconnects. Idempotent. */
+  close(): Promise<void>;
+  /** Resolves after close() (or after catching up when not following); rejects with the error that stopped it. */
+  readonly closed: Promise<void>;
+}
+
 // ---------------------------------------------------------------- producer
 
 export interface ProduceHeader {
@@ -418,6 +455,8 @@ export interface Transport {
   /** Throws CONFIG_INVALID when `capabilities.transactions` is false. */
   transactionalProducer(options: TransactionalProducerOptions): TransactionalProducer;
   admin(): TransportAdmin;
+  /** A group-less reader of a whole topic (see TopicReader). */
+  topicReader(options: TopicReaderOptions): TopicReader;
   /** Closes every consumer, producer and admin client this transport created that is still open. */
   close(): Promise<void>;
 }

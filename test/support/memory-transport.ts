@@ -100,6 +100,9 @@ export function memoryTransport(
     admin: () => {
       throw new Error('memory transport: no admin');
     },
+    topicReader: () => {
+      throw new Error('memory transport: no topic reader');
+    },
     close: async () => {},
   };
 }

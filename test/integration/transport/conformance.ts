@@ -15,7 +15,7 @@ import {
 } from '../../../connector/transport/index.js';
 import { isVigilError, type VigilError } from '../../../core/errors.js';
 import { createLogger, type Logger, silentLogger } from '../../../core/logger.js';
-import { brokers, deleteTopic, uniqueName } from '../../support/kafka.js';
+import { brokers, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
 
 /** VIGIL_TEST_LOG=debug|info|warn shows the transport's logs while debugging a failure. */
 export function testLogger(): Logger {
@@ -574,6 +574,85 @@ export function describeTransportConformance(kind: TransportKind): void {
       ]);
       await old.close().catch(() => {});
       await successor.close();
+    });
+
+    describe('topic reader (group-less)', () => {
+      async function groups(): Promise<string[]> {
+        const admin = kafkajsClient(uniqueName('groups')).admin();
+        await admin.connect();
+        try {
+          return (await admin.listGroups()).groups.map((g) => g.groupId).sort();
+        } finally {
+          await admin.disconnect();
+        }
+      }
+
+      it('reads every partition from the start up to the high watermark at the call, two readers at once, joining no group and committing nothing', async () => {
+        transport = setup();
+        const t = await topic(3);
+        await transport.producer().send(messages(t, 900));
+        const before = await groups();
+        const a = new Collector();
+        const b = new Collector();
+        const ra = transport.topicReader({ topic: t, maxBatchRecords: 50 });
+        const rb = transport.topicReader({ topic: t });
+        await Promise.all([ra.start(a.handler), rb.start(b.handler)]);
+        // Not following: each reader closes itself once caught up.
+        await expect(ra.closed).resolves.toBeUndefined();
+        await expect(rb.closed).resolves.toBeUndefined();
+        const marks = await transport.admin().fetchWatermarks(t);
+        for (const c of [a, b]) {
+          expect(c.count).toBe(900);
+          for (const { partition, high } of marks) {
+            expect(c.offsets(partition)).toEqual(Array.from({ length: Number(high) }, (_, i) => BigInt(i)));
+          }
+        }
+        for (const batch of a.batches) expect(batch.records.length).toBeLessThanOrEqual(50);
+        expect(a.byPartition.get(0)![0]!.value!.toString()).toMatch(/^value-\d+$/);
+        expect(await groups()).toEqual(before);
+      });
+
+      it('resolves at once on an empty topic, and in follow mode delivers records written after catching up', async () => {
+        transport = setup();
+        const t = await topic(2);
+        const seen = new Collector();
+        const reader = transport.topicReader({ topic: t, follow: true, maxWaitMs: 100 });
+        await reader.start(seen.handler);
+        expect(seen.count).toBe(0);
+        await transport.producer().send(messages(t, 40, { prefix: 'later' }));
+        await waitFor('40 later records', () => seen.count >= 40);
+        await reader.close();
+        await expect(reader.closed).resolves.toBeUndefined();
+        expect(seen.count).toBe(40);
+        expect(
+          [...seen.byPartition.values()].flat().every((r) => r.value!.toString().startsWith('later-')),
+        ).toBe(true);
+      });
+
+      it('catches up to the watermark of the call, then follows, on a compacted topic', async () => {
+        transport = setup();
+        const name = uniqueName(`transport-${kind}-compacted`);
+        cleanups.push(() => deleteTopic(name));
+        await transport
+          .admin()
+          .createTopics([{ name, partitions: 1, config: { 'cleanup.policy': 'compact' } }]);
+        await transport.producer().send(messages(name, 30));
+        const seen = new Collector();
+        const reader = transport.topicReader({ topic: name, follow: true, maxWaitMs: 100 });
+        await reader.start(seen.handler);
+        expect(seen.offsets(0)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
+        await transport.producer().send([{ topic: name, key: 'key-1', value: 'newest' }]);
+        await waitFor('the newest record', () => seen.count >= 31);
+        await reader.close();
+        expect(seen.byPartition.get(0)![30]!.value!.toString()).toBe('newest');
+      });
+
+      it('refuses a topic that does not exist', async () => {
+        transport = setup();
+        const reader = transport.topicReader({ topic: uniqueName('no-such-topic') });
+        await expect(reader.start(async () => {})).rejects.toSatisfy((e: unknown) => isVigilError(e));
+        await expect(reader.closed).rejects.toBeDefined();
+      });
     });
   });
 }
