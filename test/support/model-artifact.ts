@@ -2,6 +2,7 @@
 // (config.model.artifact → loadDetector). Training takes seconds to tens of seconds on a busy machine, so the
 // artifact is kept in the OS temp dir, keyed by what it was trained with, and reused by later test files and
 // runs; an artifact the current loader refuses (format change, corruption) is trained again.
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ARTIFACT_FORMAT_VERSION, loadDetector, saveDetector } from '../../model/artifact.js';
@@ -10,7 +11,7 @@ import type { Detector } from '../../model/detector.js';
 import type { SensorReading } from '../../schemas/types.js';
 import type { Labelled } from '../../synth/ground-truth.js';
 import { SensorGenerator } from '../../synth/sensor-generator.js';
-import { trainSensorDetector } from './sensor-fixture.js';
+import { sensorExtractor, trainSensorDetector } from './sensor-fixture.js';
 
 export interface SensorArtifact {
   /** The artifact directory: put it in `model.artifact`. */
@@ -30,9 +31,15 @@ export interface SensorArtifactOptions {
 export async function sensorArtifact(options: SensorArtifactOptions = {}): Promise<SensorArtifact> {
   const rows = options.rows ?? 4000;
   const seed = options.seed ?? 7;
+  // Keyed by the columns too: an artifact cached before the feature mapping changed (temporal features, say)
+  // still loads, but `vigil run` rightly refuses it for the mapping of today.
+  const columns = createHash('sha256')
+    .update(sensorExtractor().featureNames.join('\u0000'))
+    .digest('hex')
+    .slice(0, 12);
   const dir = path.join(
     options.cacheDir ?? path.join(tmpdir(), 'vigil-test-models'),
-    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}`,
+    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}`,
   );
   await initBackend();
   try {
