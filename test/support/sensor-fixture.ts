@@ -8,9 +8,17 @@ import type { SensorReading } from '../../schemas/types.js';
 import type { Labelled } from '../../synth/ground-truth.js';
 import { SensorGenerator } from '../../synth/sensor-generator.js';
 
-/** The sensor preset compiled against the real schema, as the service compiles it. */
+/**
+ * The sensor preset compiled against the real schema, as the service compiles it, row-wise: the delivery,
+ * crash and group tests that use it compare streamed against offline decisions record by record, which
+ * per-entity temporal state would tie to partition interleaving (temporal features have tests of their own).
+ * The integration configs that load this fixture's artifact say `temporal: { enabled: false }` to match.
+ */
 export function sensorExtractor(): FeatureExtractor {
-  return compileFeatures(SENSOR_READING_FEATURES, { readerSchema: loadSchema('sensor_reading') });
+  return compileFeatures(
+    { ...SENSOR_READING_FEATURES, temporal: { enabled: false } },
+    { readerSchema: loadSchema('sensor_reading') },
+  );
 }
 
 export function sensorRecords(count: number, seed: number, anomalyRate: number): Labelled<SensorReading>[] {

@@ -116,7 +116,7 @@ describe('wire formats through foreign clients', () => {
             schema: schemaPath('sensor_reading'),
             registry: { url: registryUrl() },
           },
-          features: { preset: 'sensor-reading' },
+          features: { preset: 'sensor-reading', temporal: { enabled: false } },
           model: { artifact: artifact.dir },
           output: { anomaliesTopic: anomalies, deadLetterTopic: dlq },
           metrics: { enabled: false },

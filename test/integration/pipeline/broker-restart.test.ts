@@ -72,7 +72,7 @@ describe.each<TransportKind>(['kafkajs', 'rdkafka'])('broker restart under vigil
         consumer: { autoOffsetReset: 'earliest', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000 },
       },
       input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
-      features: { preset: 'sensor-reading' },
+      features: { preset: 'sensor-reading', temporal: { enabled: false } },
       model: { artifact: artifact.dir },
       output: { anomaliesTopic: anomalies, deadLetterTopic: dlq, scoresTopic: scores },
       batching: { maxRecords: 200, lingerMs: 20 },

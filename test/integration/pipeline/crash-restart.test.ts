@@ -89,7 +89,7 @@ describe.each(cases)('vigil run over %s, %s, killed with SIGKILL mid-stream', (k
         },
       },
       input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
-      features: { preset: 'sensor-reading' },
+      features: { preset: 'sensor-reading', temporal: { enabled: false } },
       model: { artifact: artifact.dir },
       // Every record's score too: one output per record, so replays are counted exactly, not only anomalies.
       output: { anomaliesTopic: anomalies, deadLetterTopic: dlq, scoresTopic: scores },

@@ -76,7 +76,7 @@ function setup(name: string, transport: TransportKind) {
       },
     },
     input: { topics: [t.input], format: 'avro', schema: schemaPath('sensor_reading') },
-    features: { preset: 'sensor-reading' },
+    features: { preset: 'sensor-reading', temporal: { enabled: false } },
     model: { artifact: artifact.dir },
     output: { anomaliesTopic: t.anomalies, deadLetterTopic: t.dlq, scoresTopic: t.scores },
     batching: { maxRecords: 200, lingerMs: 20 },

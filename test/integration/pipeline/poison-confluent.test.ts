@@ -152,7 +152,7 @@ describe('poison input through the Confluent (registry) path', () => {
         schema: schemaPath('sensor_reading'),
         registry: { url: registryUrl() },
       },
-      features: { preset: 'sensor-reading' },
+      features: { preset: 'sensor-reading', temporal: { enabled: false } },
       model: { artifact: artifact.dir },
       output: { anomaliesTopic: anomalies, deadLetterTopic: dlq, scoresTopic: scores },
       batching: { maxRecords: 250, lingerMs: 20 },

@@ -113,7 +113,7 @@ describe.each([
         consumer: { autoOffsetReset: 'earliest' },
       },
       input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
-      features: { preset: 'sensor-reading' },
+      features: { preset: 'sensor-reading', temporal: { enabled: false } },
       model: { artifact: artifact.dir },
       output: {
         anomaliesTopic: anomalies,

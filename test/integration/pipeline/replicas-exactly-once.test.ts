@@ -84,7 +84,7 @@ describe.each<[TransportKind, number]>([
           },
         },
         input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
-        features: { preset: 'sensor-reading' },
+        features: { preset: 'sensor-reading', temporal: { enabled: false } },
         model: { artifact: artifact.dir },
         output: { anomaliesTopic: anomalies, deadLetterTopic: dlq, scoresTopic: scores },
         batching: { maxRecords: 200, lingerMs: 20 },

@@ -38,7 +38,7 @@ function baseConfig(
       schema: schemaPath('sensor_reading'),
       ...overrides.input,
     },
-    features: { preset: 'sensor-reading' },
+    features: { preset: 'sensor-reading', temporal: { enabled: false } },
     model: { artifact: artifact.dir, ...overrides.model },
     output: { anomaliesTopic: uniqueName('startup-anom'), deadLetterTopic: uniqueName('startup-dlq') },
     metrics: { enabled: false },
