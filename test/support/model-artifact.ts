@@ -39,7 +39,7 @@ export async function sensorArtifact(options: SensorArtifactOptions = {}): Promi
     .slice(0, 12);
   const dir = path.join(
     options.cacheDir ?? path.join(tmpdir(), 'vigil-test-models'),
-    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}`,
+    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}-q99`,
   );
   await initBackend();
   try {
