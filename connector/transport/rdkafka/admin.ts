@@ -22,6 +22,9 @@ import type {
 } from '../types.js';
 import { classifyRd, loadRdkafka, rdCall, rdConnect, rdErrorCode } from './load.js';
 
+/** An admin connect given up on (all brokers down) still holds the process for up to this long: see rdConnect. */
+const ADMIN_CONNECT_ATTEMPT_MS = 500;
+
 const ERR_UNKNOWN_TOPIC_OR_PART = 3;
 
 /**
@@ -62,6 +65,7 @@ export class RdkafkaAdmin implements TransportAdmin {
       // now instead of after the connection timeout (a start-up with a wrong address exits in seconds).
       this.meta = rdConnect(client, this.options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS, {
         failFast: (err) => rdErrorCode(err) === RD.ERR__ALL_BROKERS_DOWN,
+        attemptMs: ADMIN_CONNECT_ATTEMPT_MS,
       }).then(
         () => client,
         (err) => {

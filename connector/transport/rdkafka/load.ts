@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
 import { VigilError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
-import { type ClientFailure, classifyRdkafkaError } from '../errors.js';
+import { type ClientFailure, classifyRdkafkaError, RD } from '../errors.js';
 
 export type RdKafkaModule = typeof RdKafka;
 
@@ -56,12 +56,18 @@ interface Connectable {
  * connect() with authentication failures reported as such, and at once: librdkafka reports a refused SASL
  * handshake or an untrusted certificate only as an 'event.error', and connect() itself fails later with a
  * generic transport error or timeout.
+ *
+ * With `attemptMs`, the deadline is met in attempts, the first that long and each next one twice as long.
+ * node-rdkafka's connect() ends in a blocking metadata request on libuv's thread pool, and a process cannot exit
+ * while one runs (the pool is joined at exit): a client given up on early (failFast) would otherwise hold a
+ * failed start-up open for the whole connection timeout.
  */
 export function rdConnect(
   client: Connectable,
   timeoutMs: number,
-  options: { failFast?: (err: unknown) => boolean } = {},
+  options: { failFast?: (err: unknown) => boolean; attemptMs?: number } = {},
 ): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     // A producer-type client delivers error events only when polled; a consumer's come through consume().
@@ -88,8 +94,24 @@ export function rdConnect(
       if (classifyRd(err).auth || options.failFast?.(withCode(err))) finish(withCode(err));
     };
     client.on('event.error', onError);
-    client.connect({ timeout: timeoutMs }, (err) => finish(err ? withCode(err) : undefined));
+    const attempt = (attemptMs: number | undefined) => {
+      const left = deadline - Date.now();
+      const timeout = Math.max(1, Math.min(left, attemptMs ?? left));
+      client.connect({ timeout }, (err) => {
+        const retry = err && !settled && attemptMs !== undefined && deadline > Date.now() && isTimeout(err);
+        // Doubling, so that a slow but working cluster (a TLS handshake on a loaded host) still connects.
+        if (retry) attempt(attemptMs * 2);
+        else finish(err ? withCode(err) : undefined);
+      });
+    };
+    attempt(options.attemptMs);
   });
+}
+
+/** The metadata request of an attempt ran out of time (librdkafka may say either). */
+function isTimeout(err: unknown): boolean {
+  const code = rdErrorCode(err);
+  return code === RD.ERR__TIMED_OUT || code === RD.ERR__TRANSPORT;
 }
 
 let reverseErrorTable: Map<string, number> | undefined;

@@ -23,7 +23,10 @@ afterAll(async () => {
   for (const t of topics) await deleteTopic(t).catch(() => {});
 });
 
+type Transport = 'kafkajs' | 'rdkafka';
+
 function baseConfig(
+  transport: Transport,
   overrides: {
     kafka?: Record<string, unknown>;
     model?: Record<string, unknown>;
@@ -31,7 +34,7 @@ function baseConfig(
   } = {},
 ) {
   return {
-    kafka: { brokers: brokers(), groupId: uniqueName('startup-group'), ...overrides.kafka },
+    kafka: { brokers: brokers(), transport, groupId: uniqueName('startup-group'), ...overrides.kafka },
     input: {
       topics: [uniqueName('startup-in')],
       format: 'avro',
@@ -68,59 +71,65 @@ function expectOneLine(r: Awaited<ReturnType<typeof runToExit>>, pattern: RegExp
   expect(r.lines[0]).toMatch(pattern);
 }
 
-describe('vigil run exits non-zero within 10 s with one clear line when it cannot start', () => {
-  it('invalid config: one line, then the problem naming the key', async () => {
-    const config = baseConfig();
-    const r = await runToExit({ ...config, batching: { maxRecords: -5 } });
-    expectOneLine(r, /^vigil: CONFIG_INVALID: invalid configuration in .*vigil\.yaml \(1 problem\):$/);
-    expect(r.output).toMatch(/batching\.maxRecords/);
-  });
+describe.each<Transport>(['kafkajs', 'rdkafka'])(
+  'vigil run on %s exits non-zero within 10 s with one clear line when it cannot start',
+  (transport) => {
+    it('invalid config: one line, then the problem naming the key', async () => {
+      const config = baseConfig(transport);
+      const r = await runToExit({ ...config, batching: { maxRecords: -5 } });
+      expectOneLine(r, /^vigil: CONFIG_INVALID: invalid configuration in .*vigil\.yaml \(1 problem\):$/);
+      expect(r.output).toMatch(/batching\.maxRecords/);
+    });
 
-  it('a model artifact that fails its checks (a corrupted weights file)', async () => {
-    const dir = path.join(await mkdtemp(path.join(tmpdir(), 'vigil-bad-model-')), 'model');
-    cpSync(artifact.dir, dir, { recursive: true });
-    const largest = readdirSync(dir)
-      .map((f) => path.join(dir, f))
-      .filter((f) => statSync(f).isFile())
-      .sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
-    const bytes = readFileSync(largest);
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    writeFileSync(largest, bytes);
-    const r = await runToExit(baseConfig({ model: { artifact: dir } }));
-    expectOneLine(r, /^vigil: MODEL_INVALID: /);
-  });
+    it('a model artifact that fails its checks (a corrupted weights file)', async () => {
+      const dir = path.join(await mkdtemp(path.join(tmpdir(), 'vigil-bad-model-')), 'model');
+      cpSync(artifact.dir, dir, { recursive: true });
+      const largest = readdirSync(dir)
+        .map((f) => path.join(dir, f))
+        .filter((f) => statSync(f).isFile())
+        .sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+      const bytes = readFileSync(largest);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+      writeFileSync(largest, bytes);
+      const r = await runToExit(baseConfig(transport, { model: { artifact: dir } }));
+      expectOneLine(r, /^vigil: MODEL_INVALID: /);
+    });
 
-  it('a missing input topic: named, not "This server does not host this topic-partition"', async () => {
-    const config = baseConfig();
-    const r = await runToExit(config);
-    expectOneLine(
-      r,
-      new RegExp(`^vigil: TOPIC_NOT_FOUND: input\\.topics: "${config.input.topics[0]}" does not exist`),
-    );
-  });
+    it('a missing input topic: named, not "This server does not host this topic-partition"', async () => {
+      const config = baseConfig(transport);
+      const r = await runToExit(config);
+      expectOneLine(
+        r,
+        new RegExp(`^vigil: TOPIC_NOT_FOUND: input\\.topics: "${config.input.topics[0]}" does not exist`),
+      );
+    });
 
-  it('an unreachable broker', async () => {
-    const input = uniqueName('startup-in');
-    topics.push(input);
-    await createTopic(input, 1);
-    // Port 1 on loopback: nothing listens, connections are refused.
-    const r = await runToExit(
-      baseConfig({ kafka: { brokers: ['127.0.0.1:1'] }, input: { topics: [input] } }),
-    );
-    expectOneLine(r, /^vigil: BROKER_UNAVAILABLE: /);
-  });
+    it('an unreachable broker', async () => {
+      const input = uniqueName('startup-in');
+      topics.push(input);
+      await createTopic(input, 1);
+      // Port 1 on loopback: nothing listens, connections are refused.
+      const r = await runToExit(
+        baseConfig(transport, { kafka: { brokers: ['127.0.0.1:1'] }, input: { topics: [input] } }),
+      );
+      expectOneLine(r, /^vigil: BROKER_UNAVAILABLE: /);
+    });
 
-  it('output topics missing while output.createTopics.enabled is false: named, nothing created', async () => {
-    const input = uniqueName('startup-in');
-    topics.push(input);
-    await createTopic(input, 1);
-    const config = baseConfig({ input: { topics: [input] } });
-    const r = await runToExit({ ...config, output: { ...config.output, createTopics: { enabled: false } } });
-    expectOneLine(
-      r,
-      new RegExp(
-        `^vigil: TOPIC_NOT_FOUND: output\\.anomaliesTopic "${config.output.anomaliesTopic}", output\\.deadLetterTopic`,
-      ),
-    );
-  });
-});
+    it('output topics missing while output.createTopics.enabled is false: named, nothing created', async () => {
+      const input = uniqueName('startup-in');
+      topics.push(input);
+      await createTopic(input, 1);
+      const config = baseConfig(transport, { input: { topics: [input] } });
+      const r = await runToExit({
+        ...config,
+        output: { ...config.output, createTopics: { enabled: false } },
+      });
+      expectOneLine(
+        r,
+        new RegExp(
+          `^vigil: TOPIC_NOT_FOUND: output\\.anomaliesTopic "${config.output.anomaliesTopic}", output\\.deadLetterTopic`,
+        ),
+      );
+    });
+  },
+);
