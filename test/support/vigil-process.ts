@@ -212,3 +212,16 @@ export function removeVigilConfigs(): void {
   for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
   configDirs.clear();
 }
+
+/** The value of each metric named in `names`, summed over its labels, from Vigil's /metrics. */
+export async function metricTotals(port: number, names: readonly string[]): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    out[name] = text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  }
+  return out;
+}

@@ -1,18 +1,24 @@
-// A record as large as the broker accepts (its `message.max.bytes`), through `vigil run`'s composition
-// (startService) on both transports: its dead letter cannot carry it, so it goes out without the original bytes
+// A record as large as the broker accepts (its `message.max.bytes`), through `vigil run` (the CLI, as a child
+// process) on both transports: its dead letter cannot carry it, so it goes out without the original bytes
 // (coordinates, size and SHA-256 instead), the service never stops, and the committed offset passes it. Run
 // with the default output.maxMessageBytes (the letter is slimmed before it is sent) and with a limit above the
 // broker's, where the broker's or librdkafka's own refusal (each client reports it its own way) must be caught.
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Service, startService } from '../../../cli/compose.js';
-import { validateConfig } from '../../../core/config/load.js';
 import { loadSchema, schemaPath } from '../../../schemas/catalog.js';
 import type { DeadLetter } from '../../../schemas/types.js';
 import { brokers, uniqueName } from '../../support/kafka.js';
 import { type SensorArtifact, sensorArtifact, sensorStream } from '../../support/model-artifact.js';
-import { client, createTopics, deleteTopics, readTopic, testLogger, waitForProgress } from './robustness.js';
+import { freePort } from '../../support/prometheus.js';
+import {
+  metricTotals,
+  removeVigilConfigs,
+  startVigil,
+  type VigilProcess,
+  writeVigilConfig,
+} from '../../support/vigil-process.js';
+import { client, createTopics, deleteTopics, readTopic, waitForProgress } from './robustness.js';
 
 const sensorType = loadSchema('sensor_reading');
 const deadLetterType = loadSchema('dead_letter');
@@ -24,9 +30,10 @@ beforeAll(async () => {
 
 const kafka = client();
 const topics: string[] = [];
-let service: Service | undefined;
+let vigil: VigilProcess | undefined;
 afterAll(async () => {
-  await service?.stop().catch(() => {});
+  await vigil?.kill();
+  removeVigilConfigs();
   await deleteTopics(kafka, topics);
 });
 
@@ -104,7 +111,8 @@ describe.each([
     // Idempotent producers: a send retried on a loaded machine must not write the input twice.
     const total = good.length + 1;
 
-    const config = validateConfig({
+    const port = await freePort();
+    const config = {
       kafka: {
         transport,
         brokers: brokers(),
@@ -122,29 +130,35 @@ describe.each([
         ...(variant === 'default limit' ? {} : { maxMessageBytes: 4 * limit }),
       },
       batching: { maxRecords: 200, lingerMs: 20 },
-      metrics: { enabled: false },
-    });
-    service = await startService(config, testLogger(`size-${transport}`));
-    let failure: unknown;
-    service.pipeline.closed.catch((err: unknown) => (failure = err));
-    const done = await waitForProgress(
-      kafka,
-      groupId,
-      input,
-      'vigil to commit past the record at the limit',
-      (p) => p.high === total && p.caughtUp,
-      90_000,
+      metrics: { enabled: true, host: '127.0.0.1', port },
+    };
+    vigil = await startVigil(await writeVigilConfig(config));
+    const done = await vigil.whileRunning(
+      waitForProgress(
+        kafka,
+        groupId,
+        input,
+        'vigil to commit past the record at the limit',
+        (p) => p.high === total && p.caughtUp,
+        90_000,
+      ),
     );
-    const stats = { ...service.pipeline.stats };
-    await service.stop();
-    service = undefined;
+    const stats = await metricTotals(port, [
+      'vigil_records_consumed_total',
+      'vigil_records_scored_total',
+      'vigil_records_dead_lettered_total',
+      'vigil_outputs_replaced_total',
+    ]);
+    // Still up after the record (whileRunning fails the test if it exits), and a clean stop.
+    const exit = await vigil.stop();
+    vigil = undefined;
 
-    expect(failure).toBeUndefined();
+    expect(exit.code).toBe(0);
     expect(done.committed).toBe(total);
-    expect(stats.consumed).toBe(total);
-    expect(stats.scored + stats.deadLettered).toBe(total);
-    expect(stats.deadLettered).toBe(1);
-    expect(stats.replacedOutputs).toBe(1);
+    expect(stats.vigil_records_consumed_total).toBe(total);
+    expect(stats.vigil_records_scored_total! + stats.vigil_records_dead_lettered_total!).toBe(total);
+    expect(stats.vigil_records_dead_lettered_total).toBe(1);
+    expect(stats.vigil_outputs_replaced_total).toBe(1);
 
     const letters = await readTopic(kafka, dlq);
     expect(letters).toHaveLength(1);
@@ -172,7 +186,7 @@ describe.each([
     expect(sources).not.toContain(`0:${huge.offset}`);
     console.info(
       `[poison size ${transport}, ${variant}] value ${huge.value.length} bytes at ${input}:0@${huge.offset} ` +
-        `(limit ${limit}): dead letter ${letter.value!.length} bytes, ${stats.scored} scored`,
+        `(limit ${limit}): dead letter ${letter.value!.length} bytes, ${stats.vigil_records_scored_total} scored`,
     );
   }, 150_000);
 });
