@@ -44,6 +44,8 @@ for (const c of configs) {
         label: c.label,
         options: {
           seed,
+          // Tables only: no report, so no latent map to compute.
+          latentMap: false,
           ...(c.model ? { model: c.model } : {}),
           ...(c.train ? { train: c.train } : {}),
           ...(c.postprocess ? { postprocess: c.postprocess } : {}),

@@ -155,3 +155,130 @@ export function comparisonTable(rows: readonly QualityRow[]): { header: string[]
   }
   return { header, body };
 }
+
+/** One data set × config over several seeds: the mean and the worst seed of each figure. */
+export interface SeedSummary {
+  readonly dataset: BenchmarkName;
+  readonly config: string;
+  readonly seeds: readonly number[];
+  readonly aucRoc: { mean: number; worst: number; worstSeed: number };
+  readonly aucPr: { mean: number; worst: number; worstSeed: number };
+  readonly f1: { mean: number; worst: number };
+  readonly bestF1: number;
+  readonly normalFlagged: { mean: number; worst: number };
+  readonly targetRate?: number;
+  readonly nabRaw?: { mean: number; worst: number };
+  readonly seconds: number;
+}
+
+const meanOfList = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+
+/** Worst = lowest for AUC and F1, highest for the flagged share of normal rows (more false alarms). */
+export function summariseSeeds(rows: readonly (QualityRow & { seed: number })[]): SeedSummary[] {
+  const out: SeedSummary[] = [];
+  const keys = [...new Set(rows.map((r) => `${r.dataset}\u0000${r.config}`))];
+  for (const key of keys) {
+    const [dataset, config] = key.split('\u0000') as [BenchmarkName, string];
+    const rs = rows.filter((r) => r.dataset === dataset && r.config === config && r.result);
+    if (rs.length === 0) continue;
+    const at = (f: (r: DatasetResult) => number) => rs.map((r) => f(r.result!));
+    const lowest = (f: (r: DatasetResult) => number) => {
+      const v = at(f);
+      const k = v.indexOf(Math.min(...v));
+      return { mean: meanOfList(v), worst: v[k]!, worstSeed: rs[k]!.seed };
+    };
+    const flagged = at((r) => r.mean.normalFlaggedRate);
+    const f1 = at((r) => r.mean.f1);
+    const nab = rs.flatMap((r) => (r.result!.splits[0]?.nab ? [r.result!.splits[0].nab.raw] : []));
+    const target = rs[0]!.result!.splits[0]?.calibrated.targetRate;
+    out.push({
+      dataset,
+      config,
+      seeds: rs.map((r) => r.seed),
+      aucRoc: lowest((r) => r.mean.aucRoc),
+      aucPr: lowest((r) => r.mean.aucPr),
+      f1: { mean: meanOfList(f1), worst: Math.min(...f1) },
+      bestF1: meanOfList(at((r) => r.mean.bestF1)),
+      normalFlagged: { mean: meanOfList(flagged), worst: Math.max(...flagged) },
+      ...(target !== undefined ? { targetRate: target } : {}),
+      ...(nab.length > 0 ? { nabRaw: { mean: meanOfList(nab), worst: Math.min(...nab) } } : {}),
+      seconds: meanOfList(rs.map((r) => r.seconds)),
+    });
+  }
+  return out;
+}
+
+/**
+ * The bar (best peer) is met on the mean of the seeds; the floor (the PCA peer) must hold on every seed, so
+ * the worst seed is compared with it.
+ */
+export function seedVerdict(s: SeedSummary): { bar: string; floor: string } {
+  const bar = peerBar(s.dataset);
+  const roc = 100 * s.aucRoc.mean;
+  const pr = 100 * s.aucPr.mean;
+  const short: string[] = [];
+  if (roc < bar.aucRoc) short.push(`ROC −${(bar.aucRoc - roc).toFixed(2)}`);
+  if (pr < bar.aucPr) short.push(`PR −${(bar.aucPr - pr).toFixed(2)}`);
+  const pca = PEERS[s.dataset].PCA;
+  const below: string[] = [];
+  if (100 * s.aucRoc.worst < pca.aucRoc) below.push(`ROC seed ${s.aucRoc.worstSeed}`);
+  if (100 * s.aucPr.worst < pca.aucPr) below.push(`PR seed ${s.aucPr.worstSeed}`);
+  return {
+    bar: short.length === 0 ? 'meets' : `short (${short.join(', ')})`,
+    floor: below.length === 0 ? 'above' : `below (${below.join(', ')})`,
+  };
+}
+
+/** Markdown rows of the seed summaries: mean, worst seed, and the peer bar and PCA floor per data set. */
+export function seedTable(summaries: readonly SeedSummary[]): { header: string[]; body: string[][] } {
+  const header = [
+    'data set',
+    'model',
+    'AUC-ROC % mean (worst)',
+    'AUC-PR % mean (worst)',
+    'F1 % at threshold mean (worst)',
+    'best-F1 %*',
+    'normal rows flagged % mean (worst) [target]',
+    'NAB raw mean (worst)',
+    'vs bar (mean)',
+    'PCA floor (every seed)',
+    'time / seed',
+  ];
+  const body: string[][] = [];
+  for (const name of [...new Set(summaries.map((s) => s.dataset))]) {
+    for (const s of summaries.filter((x) => x.dataset === name)) {
+      const v = seedVerdict(s);
+      body.push([
+        name,
+        `**Vigil ${s.config}**`,
+        `${pct(s.aucRoc.mean)} (${pct(s.aucRoc.worst)})`,
+        `${pct(s.aucPr.mean)} (${pct(s.aucPr.worst)})`,
+        `${pct(s.f1.mean)} (${pct(s.f1.worst)})`,
+        pct(s.bestF1),
+        `${(100 * s.normalFlagged.mean).toFixed(3)} (${(100 * s.normalFlagged.worst).toFixed(3)})${
+          s.targetRate !== undefined ? ` [${(100 * s.targetRate).toPrecision(2)}]` : ''
+        }`,
+        s.nabRaw ? `${s.nabRaw.mean.toFixed(3)} (${s.nabRaw.worst.toFixed(3)})` : '',
+        v.bar,
+        v.floor,
+        `${s.seconds.toFixed(0)} s`,
+      ]);
+    }
+    const bar = peerBar(name);
+    const pca = PEERS[name].PCA;
+    body.push([
+      name,
+      '_bar (best peer) / PCA floor_',
+      `${bar.aucRoc.toFixed(2)} (${bar.rocBy}) / ${pca.aucRoc.toFixed(2)}`,
+      `${bar.aucPr.toFixed(2)} (${bar.prBy}) / ${pca.aucPr.toFixed(2)}`,
+      '',
+      '',
+      '',
+      name === 'nab-machine-temperature' ? 'ARTime 2.556, HTM 1.360' : '',
+      '',
+      '',
+      '',
+    ]);
+  }
+  return { header, body };
+}

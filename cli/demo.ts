@@ -7,28 +7,35 @@ import { initBackend } from '../model/backend.js';
 import { trainDetector } from '../model/trainer.js';
 import { loadSchema, schemaPath } from '../schemas/catalog.js';
 import { compileFeatures } from '../schemas/features/extractor.js';
-import { SENSOR_READING_FEATURES } from '../schemas/features/presets.js';
 import type { AnomalyEvent } from '../schemas/types.js';
 import { generate } from '../synth/cli.js';
 import { parseGenerateConfig } from '../synth/options.js';
-import { SensorGenerator } from '../synth/sensor-generator.js';
 import { parseTruthLines } from '../synth/truth-writer.js';
 import { startService, transportOptions } from './compose.js';
-import { ensureLocalBroker, repoRoot } from './local-services.js';
+import { type DemoStreamName, STREAMS, warmupStart } from './demo-streams.js';
+import { formatSeedSummary, type Summary, score } from './demo-summary.js';
+import { ensureLocalBroker, type LocalBroker, repoRoot } from './local-services.js';
 
 /**
  * `vigil demo`: the whole product on one machine. A local KRaft broker, a model trained on a normal warm-up
- * window of the synthetic sensor fleet, the detection service consuming a live stream with injected anomalies,
- * anomalies printed as they come, and at the end precision and recall against the generator's ground truth.
+ * window of the synthetic sensor fleet (or card population), the detection service consuming a live stream with
+ * injected anomalies, anomalies printed as they come, and at the end precision and recall against the
+ * generator's ground truth. With several seeds, each seed is a fresh fleet, model and stream, and the summary
+ * gives the mean and the worst seed.
  */
 export interface DemoOptions {
   port: number;
+  /** Which stream: the sensor fleet or card transactions (cli/demo-streams.ts). */
+  stream: DemoStreamName;
   records: number;
   rate: number;
-  devices: number;
+  /** Entities: sensor units or cards; undefined takes the stream's default (50 units, 500 cards). */
+  devices?: number;
   anomalyRate: number;
   warmup: number;
   seed: number;
+  /** Run once per seed (fresh fleet, model and stream each time), then report mean and worst; default [seed]. */
+  seeds?: readonly number[];
   metricsPort: number;
   transport: 'kafkajs' | 'rdkafka';
   show: number;
@@ -36,9 +43,9 @@ export interface DemoOptions {
 
 export const DEMO_DEFAULTS: DemoOptions = {
   port: 19392,
+  stream: 'sensors',
   records: 30_000,
   rate: 5_000,
-  devices: 50,
   anomalyRate: 0.02,
   warmup: 20_000,
   seed: 1,
@@ -46,9 +53,6 @@ export const DEMO_DEFAULTS: DemoOptions = {
   transport: 'kafkajs',
   show: 20,
 };
-
-// Five minutes between readings of a unit: the warm-up window then spans more than a day of the daily cycle.
-const INTERVAL_MS = 300_000;
 
 export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSignal): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -61,26 +65,55 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
   say(
     `  broker ${broker.startedHere ? 'started' : 'already running'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
+  try {
+    const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : [o.seed];
+    const summaries: { seed: number; summary: Summary }[] = [];
+    for (const seed of seeds) {
+      if (seeds.length > 1) say(`\n━━ seed ${seed} (${summaries.length + 1} of ${seeds.length}) ━━`);
+      const summary = await runOnce({ ...o, seed }, broker, workDir, say, logger, signal);
+      if (summary === undefined) return 130;
+      summaries.push({ seed, summary });
+    }
+    if (summaries.length > 1) {
+      say('');
+      for (const line of formatSeedSummary(STREAMS[o.stream], summaries)) say(line);
+    }
+    return 0;
+  } finally {
+    if (broker.startedHere) say('▶ stopping the local broker …');
+    await broker.stop();
+  }
+}
+
+/** One seed: train, stream, detect, compare with the ground truth. Undefined when interrupted. */
+async function runOnce(
+  o: DemoOptions,
+  broker: LocalBroker,
+  workDir: string,
+  say: (line: string) => void,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<Summary | undefined> {
+  const stream = STREAMS[o.stream];
+  const entities = o.devices ?? stream.defaultEntities;
+  const interval = stream.intervalMs(entities);
   let service: Awaited<ReturnType<typeof startService>> | undefined;
   try {
     const backend = await initBackend({ logger });
     const streamStart = Date.UTC(2024, 0, 8);
-    const warmupRounds = Math.ceil(o.warmup / o.devices);
 
     // A normal warm-up window: the same fleet, in the week before the live stream, no anomalies injected.
-    say(`▶ training a dense autoencoder on ${o.warmup} normal readings (backend ${backend.name}) …`);
-    const extractor = compileFeatures(SENSOR_READING_FEATURES, {
-      readerSchema: loadSchema('sensor_reading'),
+    say(`▶ training a dense autoencoder on ${o.warmup} normal ${stream.noun} (backend ${backend.name}) …`);
+    const extractor = compileFeatures(stream.features, {
+      readerSchema: loadSchema(stream.schema),
     });
     const d = extractor.width;
-    const gen = new SensorGenerator({
+    const gen = stream.warmup({
       seed: o.seed,
       // Same fleet as the live stream, different readings: the model never sees a live reading in training.
       streamSeed: o.seed + 1_000_003,
-      devices: o.devices,
-      anomalyRate: 0,
-      startTime: streamStart - warmupRounds * INTERVAL_MS,
-      intervalMs: INTERVAL_MS,
+      entities,
+      startTime: warmupStart(stream, entities, o.warmup, streamStart),
     });
     const rows = new Float32Array(o.warmup * d);
     let n = 0;
@@ -90,7 +123,7 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     const detector = await trainDetector(rows.subarray(0, n * d), n, d, {
       featureNames: extractor.featureNames,
       featureMapping: { fingerprint: extractor.fingerprint, spec: extractor.spec },
-      id: 'demo-sensor-dense',
+      id: `demo-${stream.name}-dense`,
       seed: o.seed,
       // About one normal reading in two hundred crosses the line (the artifact default is one in a hundred).
       detector: { threshold: { quantile: 0.995 } },
@@ -107,10 +140,10 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     say(
       `  trained in ${((Date.now() - t1) / 1000).toFixed(1)} s (${detector.state.training.epochsRun} epochs); threshold ${cal.threshold.toPrecision(4)}`,
     );
-    if (signal.aborted) return 130;
+    if (signal.aborted) return undefined;
 
     const suffix = Date.now().toString(36);
-    const topic = `vigil-demo.sensors.${suffix}`;
+    const topic = `vigil-demo.${stream.name}.${suffix}`;
     const anomaliesTopic = `vigil-demo.anomalies.${suffix}`;
     const deadLetterTopic = `vigil-demo.dead-letter.${suffix}`;
     const config = parseConfig(
@@ -123,8 +156,8 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
         'input:',
         `  topics: ["${topic}"]`,
         '  format: avro',
-        `  schema: ${JSON.stringify(schemaPath('sensor_reading'))}`,
-        'features: { preset: sensor-reading }',
+        `  schema: ${JSON.stringify(schemaPath(stream.schema))}`,
+        `features: { preset: ${stream.preset} }`,
         'output:',
         `  anomaliesTopic: ${anomaliesTopic}`,
         `  deadLetterTopic: ${deadLetterTopic}`,
@@ -154,16 +187,16 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
 
     const truthFile = join(workDir, `truth-${suffix}.jsonl`);
     say(
-      `▶ streaming ${o.records} sensor readings at ${o.rate}/s with ${(o.anomalyRate * 100).toFixed(1)} % injected anomalies …`,
+      `▶ streaming ${o.records} ${stream.noun} of ${entities} ${stream.entityNoun} at ${o.rate}/s with ${(o.anomalyRate * 100).toFixed(1)} % injected anomalies …`,
     );
     const report = await generate(
       parseGenerateConfig({
-        kind: 'sensor',
+        kind: stream.generatorKind,
         seed: o.seed,
         count: o.records,
-        entities: o.devices,
+        entities,
         start: streamStart,
-        intervalMs: INTERVAL_MS,
+        intervalMs: interval,
         anomalyRate: o.anomalyRate,
         topic,
         brokers: broker.bootstrap,
@@ -190,14 +223,15 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     say(
       `  records: ${total} produced, ${stats.scored} scored, ${stats.deadLettered} dead-lettered, ${stats.anomalies} anomalies`,
     );
-    say(`  injected: ${summary.positives} anomalous readings in ${summary.episodes} episodes`);
+    say(`  injected: ${summary.positives} anomalous ${stream.noun} in ${summary.episodes} episodes`);
     say(
       `  precision ${(summary.precision * 100).toFixed(1)} %  recall ${(summary.recall * 100).toFixed(1)} % (per reading)  ` +
         `episodes detected ${summary.episodesHit}/${summary.episodes} (${(summary.episodeRecall * 100).toFixed(1)} %)`,
     );
     for (const [kind, k] of Object.entries(summary.byKind)) {
       say(
-        `    ${kind.padEnd(20)} recall ${((k.hit / k.total) * 100).toFixed(1).padStart(5)} %  (${k.hit}/${k.total})`,
+        `    ${kind.padEnd(26)} episodes ${k.episodesHit}/${k.episodes} (${((k.episodesHit / k.episodes) * 100).toFixed(1).padStart(5)} %)  ` +
+          `${stream.noun} ${((k.hit / k.total) * 100).toFixed(1).padStart(5)} % (${k.hit}/${k.total})`,
       );
     }
     say('  metrics (from /metrics):');
@@ -208,11 +242,9 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
         say(`    ${line}`);
       }
     }
-    return 0;
+    return summary;
   } finally {
     await service?.stop();
-    if (broker.startedHere) say('▶ stopping the local broker …');
-    await broker.stop();
   }
 }
 
@@ -226,48 +258,6 @@ function formatAnomaly(e: AnomalyEvent): string {
 
 function fmt(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
-}
-
-interface Summary {
-  positives: number;
-  precision: number;
-  recall: number;
-  episodes: number;
-  episodesHit: number;
-  episodeRecall: number;
-  byKind: Record<string, { hit: number; total: number }>;
-}
-
-/** Per-reading precision/recall and per-episode recall of the flagged readings against the ground truth. */
-export function score(truth: ReturnType<typeof parseTruthLines>, events: readonly AnomalyEvent[]): Summary {
-  const flagged = new Set(events.map((e) => `${e.entity}@${e.event_time}`));
-  let tp = 0;
-  let positives = 0;
-  const episodes = new Map<string, boolean>();
-  const byKind: Record<string, { hit: number; total: number }> = {};
-  for (const t of truth) {
-    if (t.label !== 1) continue;
-    positives++;
-    const hit = flagged.has(t.id);
-    if (hit) tp++;
-    const ep = t.episode ?? t.id;
-    episodes.set(ep, (episodes.get(ep) ?? false) || hit);
-    const kind = t.anomaly ?? 'unknown';
-    const k = byKind[kind] ?? { hit: 0, total: 0 };
-    byKind[kind] = k;
-    k.total++;
-    if (hit) k.hit++;
-  }
-  const episodesHit = [...episodes.values()].filter(Boolean).length;
-  return {
-    positives,
-    precision: flagged.size === 0 ? 0 : tp / flagged.size,
-    recall: positives === 0 ? 0 : tp / positives,
-    episodes: episodes.size,
-    episodesHit,
-    episodeRecall: episodes.size === 0 ? 0 : episodesHit / episodes.size,
-    byKind,
-  };
 }
 
 async function fetchMetrics(port: number): Promise<string> {

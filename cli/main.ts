@@ -1,11 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { renderConfigDocs } from '../core/config/docs.js';
 import { loadConfigFile } from '../core/config/load.js';
-import { isVigilError } from '../core/errors.js';
+import { isVigilError, VigilError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createGenerateCommand } from '../synth/cli.js';
 import { startService } from './compose.js';
 import { DEMO_DEFAULTS, runDemo } from './demo.js';
+import { DEMO_STREAMS, type DemoStreamName } from './demo-streams.js';
 import { extraCommands } from './extra-commands.js';
 import { stopWithin } from './shutdown.js';
 
@@ -33,15 +34,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   program
     .command('demo')
     .description(
-      'Local broker, synthetic sensor stream, training, live anomalies, precision/recall, metrics.',
+      'Local broker, synthetic sensor or transaction stream, training, live anomalies, precision/recall per kind, metrics.',
     )
     .option('--port <n>', 'local broker port', String(DEMO_DEFAULTS.port))
-    .option('--records <n>', 'readings in the live stream', String(DEMO_DEFAULTS.records))
-    .option('--rate <n>', 'readings per second', String(DEMO_DEFAULTS.rate))
-    .option('--devices <n>', 'sensor units', String(DEMO_DEFAULTS.devices))
+    .addOption(
+      new Option('--stream <s>', 'sensor fleet or card transactions')
+        .choices([...DEMO_STREAMS])
+        .default(DEMO_DEFAULTS.stream),
+    )
+    .option('--records <n>', 'records in the live stream', String(DEMO_DEFAULTS.records))
+    .option('--rate <n>', 'records per second', String(DEMO_DEFAULTS.rate))
+    .option('--devices <n>', 'sensor units or cards (default 50 units, 500 cards)')
     .option('--anomaly-rate <f>', 'share of injected anomalous readings', String(DEMO_DEFAULTS.anomalyRate))
     .option('--warmup <n>', 'normal readings to train on', String(DEMO_DEFAULTS.warmup))
     .option('--seed <n>', 'seed', String(DEMO_DEFAULTS.seed))
+    .option('--seeds <list>', 'run once per seed (e.g. 1,2,3) and report the mean and the worst seed')
     .option('--metrics-port <n>', 'Prometheus endpoint port', String(DEMO_DEFAULTS.metricsPort))
     .addOption(
       new Option('--transport <t>', 'Kafka client').choices(['kafkajs', 'rdkafka']).default('kafkajs'),
@@ -57,12 +64,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         exitCode = await runDemo(
           {
             port: num('port'),
+            stream: opts['stream'] as DemoStreamName,
             records: num('records'),
             rate: num('rate'),
-            devices: num('devices'),
+            ...(opts['devices'] !== undefined ? { devices: num('devices') } : {}),
             anomalyRate: num('anomalyRate'),
             warmup: num('warmup'),
             seed: num('seed'),
+            ...(opts['seeds'] !== undefined ? { seeds: parseSeeds(opts['seeds']) } : {}),
             metricsPort: num('metricsPort'),
             transport: opts['transport'] as 'kafkajs' | 'rdkafka',
             show: num('show'),
@@ -162,4 +171,16 @@ async function runService(
     await service.stop().catch(() => {});
     return 1;
   }
+}
+
+/** `--seeds 1,2,3`: integers, at least one. */
+export function parseSeeds(text: string): number[] {
+  const seeds = text.split(',').map((x) => Number(x.trim()));
+  if (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `--seeds takes a comma-separated list of integers, got "${text}".`,
+    );
+  }
+  return seeds;
 }

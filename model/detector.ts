@@ -461,6 +461,35 @@ export class Detector implements Scorer {
     return result;
   }
 
+  /**
+   * The bottleneck codes of rows (scaled as for scoring): n × k values, k the code width. For conv1d this
+   * advances the window history as scoring does.
+   */
+  latentCodes(
+    rows: Float32Array,
+    n: number,
+    entities?: readonly string[],
+  ): { codes: Float32Array; k: number } {
+    this.check(rows, n, entities);
+    const parts: Float32Array[] = [];
+    let k = 0;
+    for (let s = 0; s < n; s += this.maxBatch) {
+      const m = Math.min(this.maxBatch, n - s);
+      const input = this.prepare(rows, s, m, entities);
+      const t = tf.tidy(() => this.network.codes(tf.tensor2d(input, [m, this.network.inputWidth])));
+      k = t.shape[1]!;
+      parts.push(t.dataSync() as Float32Array);
+      t.dispose();
+    }
+    const codes = new Float32Array(n * k);
+    let at = 0;
+    for (const p of parts) {
+      codes.set(p, at);
+      at += p.length;
+    }
+    return { codes, k };
+  }
+
   /** conv1d: forget every entity's window history (e.g. before scoring an unrelated series). */
   resetHistory(): void {
     this.history?.clear();

@@ -37,6 +37,11 @@ export interface TransactionGeneratorOptions {
   merchantsPerCity: number;
   /** Card-not-present (online, mail order) merchants. */
   onlineMerchants: number;
+  /**
+   * Seed of the transactions and anomalies only (default `seed`): the same cards and merchants (from `seed`),
+   * with transactions the other stream never produced (a training window beside a live stream).
+   */
+  streamSeed?: number;
 }
 
 export const TRANSACTION_DEFAULTS: Omit<TransactionGeneratorOptions, 'seed'> = Object.freeze({
@@ -206,8 +211,8 @@ export class TransactionGenerator implements RecordGenerator<CardTransaction> {
       burstSize: [...o.burstSize] as const,
     });
     const rng = new Prng(o.seed, 'transaction/profiles');
-    this.normal = new Prng(o.seed, 'transaction/normal');
-    this.anomalies = new Prng(o.seed, 'transaction/anomalies');
+    this.normal = new Prng(o.streamSeed ?? o.seed, 'transaction/normal');
+    this.anomalies = new Prng(o.streamSeed ?? o.seed, 'transaction/anomalies');
     this.clock = o.startTime;
 
     const posWeights = categoryWeights(POS_CATEGORIES);

@@ -22,6 +22,7 @@ import { falseAlarmRateOf } from '../threshold.js';
 import { type TrainDetectorOptions, trainDetector } from '../trainer.js';
 import type { BatchScores } from '../types.js';
 import type { EvalDataset, EvalSplit } from './datasets.js';
+import { describeCodes, type LatentMap, latentMap } from './latent-map.js';
 import { confusionAt, prCurve, quantile, rankingReport, rocCurve, thresholdCounts } from './metrics.js';
 import { nabScore } from './nab.js';
 import { renderReportHtml } from './report.js';
@@ -74,6 +75,8 @@ export interface EvaluateOptions {
    * threshold for "F1 at threshold" is the 0.99 quantile of the training records' post-processed scores.
    */
   postprocess?: ScorePostprocess;
+  /** Draw the latent map (bottleneck codes projected with PCA) in the report. Default true. */
+  latentMap?: boolean;
   /** Called when a split starts and ends (for progress output). */
   onSplit?: (event: {
     dataset: string;
@@ -328,6 +331,29 @@ function nabOfSplit(
   return nabScore(detections, nab.windows);
 }
 
+/**
+ * The bottleneck codes of the split's training and test rows, on a PCA plane of the training codes. conv1d
+ * reads windows, so its history is replayed as scoring did: the training series from empty, then the test
+ * series continuing it where the data set says it follows, else from empty.
+ */
+function latentMapOf(detector: Detector, ds: EvalDataset, split: EvalSplit): LatentMap {
+  const s = detector.spec.kind === 'conv1d' ? split.series : undefined;
+  if (detector.spec.kind === 'conv1d' && s === undefined)
+    throw new VigilError('INPUT_INVALID', `The conv1d model needs ordered data; ${ds.name} has none.`);
+  detector.resetHistory();
+  const train = s ? detector.latentCodes(s.train, s.nTrain) : detector.latentCodes(split.train, split.nTrain);
+  if (s && !s.testFollowsTrain) detector.resetHistory();
+  const test = s ? detector.latentCodes(s.test, s.nTest) : detector.latentCodes(split.test, split.nTest);
+  detector.resetHistory();
+  return latentMap(
+    { codes: train.codes, n: s ? s.nTrain : split.nTrain },
+    { codes: test.codes, n: s ? s.nTest : split.nTest },
+    train.k,
+    split.testLabels,
+    describeCodes(detector.spec, train.k),
+  );
+}
+
 export async function evaluateSplit(
   ds: EvalDataset,
   split: EvalSplit,
@@ -395,6 +421,7 @@ export async function evaluateSplit(
       scoreSeconds,
       epochs: training.epochsRun,
       ...(ds.nab ? { nab: nabOfSplit(ds.nab, split, scores, threshold) } : {}),
+      ...(options.latentMap === false ? {} : { latentMap: latentMapOf(detector, ds, split) }),
     };
     return { result, scores, labels };
   } finally {

@@ -1,9 +1,10 @@
 /**
  * A self-contained HTML report of an evaluation: tables and inline SVG plots (ROC, precision-recall, score
- * distributions with the threshold marked), no scripts, no external stylesheets or fonts, so it opens offline
+ * distributions with the threshold marked, the latent map of the bottleneck codes), no scripts, no external stylesheets or fonts, so it opens offline
  * and behind a firewall. Pure: results in, a string out.
  */
 import { type BenchmarkName, isBenchmarkName } from './datasets.js';
+import type { LatentMap } from './latent-map.js';
 import { PEER_MODELS, PEERS, peerBar } from './peers.js';
 import type { DatasetResult, EvaluationRun, Histogram, SplitResult } from './results.js';
 
@@ -186,6 +187,55 @@ export function histogramSvg(hist: Histogram, threshold: number | undefined, tit
   return frame(o, sx, sy, bars(shareN, NORMAL) + bars(shareA, ANOMALY) + thr + legend);
 }
 
+/** Axis range of values with a 5 % margin (a single value gets ±1). */
+function paddedDomain(v: readonly number[]): [number, number] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const x of v) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  if (!Number.isFinite(lo)) return [-1, 1];
+  if (hi - lo < 1e-12) return [lo - 1, hi + 1];
+  const m = 0.05 * (hi - lo);
+  return [lo - m, hi + m];
+}
+
+/**
+ * The latent map: test rows' bottleneck codes on the PCA plane of the training codes, normal and anomalous in
+ * two colours. Anomalies are drawn last, so a few of them stay visible over thousands of normal rows.
+ */
+export function latentMapSvg(map: LatentMap, title: string): string {
+  const o: ChartOptions = {
+    title,
+    xLabel: `PC1 (${pct(map.explained[0], 1)} % of variance)`,
+    yLabel: `PC2 (${pct(map.explained[1], 1)} % of variance)`,
+    xDomain: paddedDomain(map.x),
+    yDomain: paddedDomain(map.y),
+    series: [],
+  };
+  const { sx, sy, w } = scales(o);
+  let normal = '';
+  let anomalous = '';
+  for (let i = 0; i < map.x.length; i++) {
+    const dot = `<circle cx="${sx(map.x[i]!)}" cy="${sy(map.y[i]!)}" r="1.8"/>`;
+    if (map.anomalous[i] === 1) anomalous += dot;
+    else normal += dot;
+  }
+  const lx = w - M.r - 122;
+  const legend =
+    `<rect x="${lx - 4}" y="${M.t + 4}" width="124" height="30" fill="#fff" fill-opacity="0.85"/>` +
+    `<circle cx="${lx + 4}" cy="${M.t + 12}" r="3" fill="${NORMAL}"/><text x="${lx + 12}" y="${M.t + 15}">normal (${map.normalDrawn} of ${map.normalRows})</text>` +
+    `<circle cx="${lx + 4}" cy="${M.t + 25}" r="3" fill="${ANOMALY}"/><text x="${lx + 12}" y="${M.t + 28}">anomalous (${map.anomalousDrawn} of ${map.anomalousRows})</text>`;
+  return frame(
+    o,
+    sx,
+    sy,
+    `<g class="normal" fill="${NORMAL}" fill-opacity="0.35">${normal}</g>` +
+      `<g class="anomalous" fill="${ANOMALY}" fill-opacity="0.75">${anomalous}</g>${legend}`,
+  );
+}
+
 /** The calibrated operating point on the ROC and PR planes. */
 function operatingPoint(s: SplitResult): { fpr: number; tpr: number; precision: number; recall: number } {
   const negatives = s.nTest - s.positives;
@@ -269,6 +319,16 @@ function datasetSection(ds: DatasetResult): string {
     points: [{ x: op.recall, y: op.precision, color: '#000', label: `threshold (${s0.split})` }],
   });
   const hist = histogramSvg(s0.histogram, s0.calibrated.threshold, `Test scores (${s0.split})`);
+  const map = s0.latentMap;
+  const latent = map ? latentMapSvg(map, `Latent map (${s0.split}): PCA of the codes`) : '';
+  const latentNote = map
+    ? `<p class="note">Latent map: ${escapeHtml(map.codes)} of the test rows of ${escapeHtml(s0.split)}, ` +
+      `projected with ${escapeHtml(map.method)}. The axes carry ${pct(map.explained[0], 1)} % and ${pct(map.explained[1], 1)} % ` +
+      `of the training codes' variance; what lies off this plane is not shown. Drawn: every m-th row of each class ` +
+      `(${map.normalDrawn} of ${map.normalRows} normal, ${map.anomalousDrawn} of ${map.anomalousRows} anomalous). ` +
+      `Anomalies far from the normal cloud are the ones the bottleneck itself sets apart; anomalies inside it can ` +
+      `only be told by their reconstruction error.</p>`
+    : '';
   return (
     `<section id="${escapeHtml(ds.dataset)}"><h2>${escapeHtml(ds.title)}</h2>` +
     `<p class="note">${escapeHtml(ds.protocol)} Source: <code>${escapeHtml(ds.source)}</code>; record width ${ds.d}.</p>` +
@@ -285,7 +345,7 @@ function datasetSection(ds: DatasetResult): string {
       : '') +
     `</p>` +
     peers +
-    `<div class="plots">${roc}${pr}${hist}</div></section>`
+    `<div class="plots">${roc}${pr}${hist}${latent}</div>${latentNote}</section>`
   );
 }
 

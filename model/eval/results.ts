@@ -2,6 +2,8 @@
  * The shape of an evaluation's results: what evaluate.ts produces and report.ts / the benchmark print. Plain
  * JSON-serialisable data (numbers in [0, 1] for rates; the report converts to %).
  */
+
+import type { LatentMap } from './latent-map.js';
 import { type BestF1, type CurvePoints, downsampleCurve, type PrCurve, type RocCurve } from './metrics.js';
 import type { NabScore } from './nab.js';
 
@@ -48,6 +50,8 @@ export interface SplitResult {
   readonly epochs?: number;
   /** NAB files: the standard-profile NAB score of the detections at the model's own threshold. */
   readonly nab?: NabScore;
+  /** The test rows' bottleneck codes on a plane (absent when the evaluation was asked not to draw it). */
+  readonly latentMap?: LatentMap;
 }
 
 export interface DatasetResult {

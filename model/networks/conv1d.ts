@@ -227,6 +227,16 @@ export class Conv1dAutoencoder implements Network {
     return { sq, recon: last(recon3) };
   }
 
+  /** The dense latent code of each window when there is one, else the last encoder level, flattened. */
+  codes(x: tf.Tensor2D): tf.Tensor2D {
+    const n = x.shape[0];
+    const act = this.spec.activation;
+    let h = tf.reshape(x, [n, this.spec.window, 1, this.spec.inputDim]) as Tensor4D;
+    for (const l of this.layers.encoder) h = spaceToDepth(this.conv(h, l, act, false));
+    const code = tf.reshape(h, [n, codeSize(this.spec)]) as tf.Tensor2D;
+    return this.spec.latentDim > 0 ? runDenseStack(this.params, 'latent', 1, code, act, act, false) : code;
+  }
+
   dispose(): void {
     this.params.dispose();
   }

@@ -81,6 +81,12 @@ export class DenseAutoencoder implements Network {
     return { sq: tf.squaredDifference(x, recon), recon };
   }
 
+  codes(x: tf.Tensor2D): tf.Tensor2D {
+    // The encoder half of the mirrored stack; the bottleneck layer carries the hidden activation.
+    const act = this.spec.activation;
+    return runDenseStack(this.params, 'layer', this.spec.encoderUnits.length, x, act, act, false);
+  }
+
   dispose(): void {
     this.params.dispose();
   }

@@ -28,5 +28,10 @@ export interface Network {
    * record's score is the mean of its row of `sq`.
    */
   recordView(x: tf.Tensor2D): { sq: tf.Tensor2D; recon: tf.Tensor2D };
+  /**
+   * The bottleneck code of each input row [n, k], deterministic: what the encoder keeps of the row (the VAE's
+   * posterior mean μ). The evaluation report draws a map of it.
+   */
+  codes(x: tf.Tensor2D): tf.Tensor2D;
   dispose(): void;
 }

@@ -121,6 +121,10 @@ export class VariationalAutoencoder implements Network {
     return { sq: tf.div(acc!, this.spec.scoringSamples) as tf.Tensor2D, recon };
   }
 
+  codes(x: tf.Tensor2D): tf.Tensor2D {
+    return this.encode(x, false).mu;
+  }
+
   dispose(): void {
     this.params.dispose();
   }

@@ -150,6 +150,38 @@ describe('networks', () => {
     }
   });
 
+  it('give the bottleneck code per row: the encoder half of dense, μ of the VAE, the latent of conv1d', () => {
+    const widths: Record<string, number> = {};
+    for (const kind of ['dense', 'denoising', 'vae', 'conv1d'] as const) {
+      const spec = resolveSpec(
+        6,
+        kind === 'conv1d'
+          ? { kind, window: 8, filters: [8, 4], latentDim: 3 }
+          : { kind, encoderUnits: [16, 3], activation: 'elu' },
+      );
+      const net = createNetwork(spec, new Rng(1));
+      tf.tidy(() => {
+        const x = tf.randomNormal([5, net.inputWidth], 0, 1, 'float32', 7) as tf.Tensor2D;
+        const codes = net.codes(x);
+        widths[kind] = codes.shape[1]!;
+        expect(codes.shape[0]).toBe(5);
+        // Deterministic (no noise, no sampling), and rows are coded independently of each other.
+        expect(maxAbsDiff(codes, net.codes(x))).toBe(0);
+        const one = net.codes(tf.slice(x, [2, 0], [1, net.inputWidth]) as tf.Tensor2D);
+        expect(maxAbsDiff(one, tf.slice(codes, [2, 0], [1, codes.shape[1]!]))).toBeLessThan(1e-5);
+        if (kind === 'dense') {
+          // The code feeds the decoder: decoding it by hand gives the network's own reconstruction.
+          const p = (n: string) => net.params.get(n) as tf.Tensor;
+          const h = tf.elu(tf.add(tf.matMul(codes, p('layer2/kernel') as tf.Tensor2D), p('layer2/bias')));
+          const y = tf.add(tf.matMul(h as tf.Tensor2D, p('layer3/kernel') as tf.Tensor2D), p('layer3/bias'));
+          expect(maxAbsDiff(y, net.recordView(x).recon)).toBeLessThan(1e-4);
+        }
+      });
+      net.dispose();
+    }
+    expect(widths).toEqual({ dense: 3, denoising: 3, vae: 3, conv1d: 3 });
+  });
+
   it('initialises identically from the same seed and differently from another', () => {
     const spec = resolveSpec(6, { kind: 'dense' });
     const [a, b, c] = [1, 1, 2].map((s) => createNetwork(spec, new Rng(s)));

@@ -62,6 +62,18 @@ describe('TransactionGenerator', () => {
     expect(other.g.cardIds[0]).not.toBe(run.g.cardIds[0]);
   });
 
+  it('a stream seed keeps the cards and merchants and draws other transactions', () => {
+    const other = generate({ ...BASE, streamSeed: 99 }, 1000);
+    expect(other.g.cardIds).toEqual(run.g.cardIds);
+    const seen = new Set(run.records.map((r) => `${r.card_id}|${r.merchant_id}|${r.amount}`));
+    const merchants = new Set(run.records.map((r) => r.merchant_id));
+    // Same population of merchants, different transactions (a repeated card, merchant and amount is rare).
+    expect(other.records.filter((r) => merchants.has(r.merchant_id)).length).toBeGreaterThan(950);
+    expect(
+      other.records.filter((r) => seen.has(`${r.card_id}|${r.merchant_id}|${r.amount}`)).length,
+    ).toBeLessThan(20);
+  });
+
   it('records are valid CardTransactions in event-time order, keyed by card, truth keyed by transaction id', () => {
     const type = loadSchema('card_transaction');
     for (let i = 0; i < N; i++) {

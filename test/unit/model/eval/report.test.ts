@@ -143,6 +143,17 @@ describe('vigil evaluate on a CSV', () => {
     const results = JSON.parse(readFileSync(json, 'utf8')) as EvaluationRun;
     const s = results.datasets[0]!.splits[0]!;
     expect([s.nTrain, s.nTest, s.positives]).toEqual([600, 200, 25]);
+    // The latent map: every test row's bottleneck code on the PCA plane, the two classes in two colours.
+    const map = s.latentMap!;
+    expect(html).toContain('aria-label="Latent map (head): PCA of the codes"');
+    expect(html).toContain('projected with PCA (principal component analysis), fitted on the codes of');
+    expect([map.normalRows, map.anomalousRows, map.x.length, map.y.length]).toEqual([175, 25, 200, 200]);
+    expect(map.codes).toMatch(/bottleneck layer \(width \d+\)/);
+    expect(map.explained[0]).toBeGreaterThan(0);
+    expect(map.explained[0]! + map.explained[1]!).toBeLessThanOrEqual(1 + 1e-9);
+    const circles = (cls: string) =>
+      (html.match(new RegExp(`<g class="${cls}"[^>]*>(.*?)</g>`))?.[1]?.match(/<circle/g) ?? []).length;
+    expect([circles('normal'), circles('anomalous')]).toEqual([175, 25]);
     // The broken correlation is what the model learned; it ranks those rows first.
     expect(s.aucRoc).toBeGreaterThan(0.9);
     // One split: its figures are the result, with no "mean" in front of them.
