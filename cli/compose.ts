@@ -13,6 +13,8 @@ import {
   plainAvroOutputCodec,
 } from '../connector/pipeline/output-codec.js';
 import { Pipeline } from '../connector/pipeline/pipeline.js';
+import type { ModelRegistry } from '../connector/registry/model-registry.js';
+import { ModelServer } from '../connector/registry/model-server.js';
 import { createTransport } from '../connector/transport/index.js';
 import type {
   Transport,
@@ -36,6 +38,7 @@ import { SchemaCache } from '../schemas/codec.js';
 import { compileFeatures, type FeatureExtractor } from '../schemas/features/extractor.js';
 import { RegistryClient } from '../schemas/registry-client.js';
 import type { AnomalyEvent } from '../schemas/types.js';
+import { type RegistryServing, startRegistryServing } from './registry-serving.js';
 
 /**
  * The composition root's wiring: validated config in, a running service out. Only cli/ reads the environment
@@ -75,7 +78,11 @@ export interface Service {
   readonly metrics: VigilMetrics;
   readonly registry: Registry;
   readonly extractor: FeatureExtractor;
+  /** The scorer serving now (it changes when a registry promotion is swapped in). */
   readonly scorer: Scorer | AsyncScorer;
+  /** With model.registry: the serving model's holder (swap()) and the registry it follows. */
+  readonly modelServer?: ModelServer;
+  readonly modelRegistry?: ModelRegistry;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
   stop(): Promise<void>;
 }
@@ -84,6 +91,8 @@ export interface ServiceHooks {
   onAnomaly?: (event: AnomalyEvent) => void;
   /** A scorer already in memory (the demo's freshly trained model) instead of config.model.artifact. */
   scorer?: Scorer;
+  /** Aborted when the process is asked to stop while start-up waits for a first promoted model. */
+  signal?: AbortSignal;
 }
 
 export async function startService(
@@ -130,31 +139,59 @@ async function start(
   const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   const extractor = compileFeatures(config.features, reader === undefined ? {} : { readerSchema: reader });
   if (extractor.temporal !== undefined) metrics.watchEntityState(extractor.temporal);
-  const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
-  // Where model and mapping meet: refuse one trained on other columns before anything is scored with it.
-  const mappingCheck = checkFeatureMapping(
-    {
-      featureNames: detector.identity.featureNames,
-      featureMapping: detector instanceof Detector ? detector.state.featureMapping : undefined,
-    },
-    extractor,
-  );
-  if (mappingCheck === 'names-only' && hooks.scorer === undefined) {
-    logger.warn(
-      { artifact: config.model.artifact, features: extractor.width },
-      'the model artifact records no feature mapping (trained from bare columns or by an older Vigil): matched by feature names only; retrain with vigil train --config to have the mapping checked',
-    );
+  let transport: Transport | undefined;
+  let modelServer: ModelServer | undefined;
+  let serving: RegistryServing | undefined;
+  let pool: ScoringPool | undefined;
+  let firstScorer: Scorer | AsyncScorer;
+  if (config.model.registry !== undefined && hooks.scorer === undefined) {
+    // The registry lives on the cluster: the clients come first, and the model from them.
+    const t = createTransport(config.kafka.transport, transportOptions(config), logger);
+    transport = t;
+    opened.push(() => t.close());
+    const server = new ModelServer({
+      mapping: extractor,
+      detectorOptions: { ...threshold, logger },
+      createPool: (first) => scoringPool(config, first, threshold),
+      backend: backend.name,
+      metrics,
+      logger,
+    });
+    modelServer = server;
+    opened.push(() => server.close());
+    const started = await startRegistryServing(config, {
+      transport: t,
+      server,
+      logger,
+      setWaiting: (reason) => {
+        health.waiting = reason;
+      },
+      ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    });
+    serving = started.serving;
+    opened.push(() => started.serving.close());
+    firstScorer = started.first.scorer;
+  } else {
+    const loaded = await artifactModel(config, hooks, extractor, threshold, logger);
+    pool = loaded.pool;
+    if (pool !== undefined) {
+      const p = pool;
+      opened.push(() => p.close());
+    }
+    firstScorer = loaded.scorer;
+    // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
+    const d = loaded.detector;
+    const inForce = d instanceof Detector ? d.activeCalibration.threshold : Number.NaN;
+    metrics.setModel(d.identity.id, d.identity.version, backend.name, inForce);
   }
-  const pool = await scoringPool(config, detector, threshold);
-  if (pool !== undefined) opened.push(() => pool.close());
-  const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
-  // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
-  const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
-  metrics.setModel(detector.identity.id, detector.identity.version, backend.name, inForce);
   const { decoder, output } = await codecs(config, reader);
 
-  const transport = createTransport(config.kafka.transport, transportOptions(config), logger);
-  opened.push(() => transport.close());
+  transport ??= createTransport(config.kafka.transport, transportOptions(config), logger);
+  if (modelServer === undefined) {
+    const t = transport;
+    opened.push(() => t.close());
+  }
+
   const transactionalId =
     config.delivery === 'exactly-once' ? exactlyOnceId(config, transport.capabilities, logger) : undefined;
   const admin = transport.admin();
@@ -198,13 +235,16 @@ async function start(
       transport,
       decoder,
       extractor,
-      scorer,
+      // The server's current model, not the first: a promotion may have been swapped in meanwhile.
+      scorer: modelServer?.current?.scorer ?? firstScorer,
       output,
       logger,
       metrics,
       ...(hooks.onAnomaly === undefined ? {} : { onAnomaly: hooks.onAnomaly }),
     },
   );
+  // No await since the scorer was read above: every later swap goes to the pipeline.
+  modelServer?.attach(pipeline);
   // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
   health.pipeline = pipeline;
   // Before start(): kafkajs's start() itself waits for the first assignment.
@@ -219,7 +259,13 @@ async function start(
   }, 5_000);
   lagTimer.unref();
   logger.info(
-    { transport: transport.kind, topics: config.input.topics, model: scorer.identity, backend: backend.name },
+    {
+      transport: transport.kind,
+      topics: config.input.topics,
+      model: (modelServer?.current?.scorer ?? firstScorer).identity,
+      backend: backend.name,
+      ...(modelServer === undefined ? {} : { registryVersion: modelServer.current?.version }),
+    },
     'vigil is running',
   );
 
@@ -230,14 +276,21 @@ async function start(
     metrics,
     registry,
     extractor,
-    scorer,
+    get scorer() {
+      return modelServer?.current?.scorer ?? firstScorer;
+    },
+    ...(modelServer === undefined ? {} : { modelServer }),
+    ...(serving === undefined ? {} : { modelRegistry: serving.registry }),
     stop() {
       stopped ??= (async () => {
         health.stopping = true;
         clearInterval(lagTimer);
         clearInterval(joinTimer);
+        // No swap starts once stopping: the watcher goes first, the models after the last batch.
+        await serving?.close();
         await pipeline.stop();
         await pool?.close();
+        await modelServer?.close();
         await transport.close();
         if (server !== undefined) await closeServer(server);
       })();
@@ -360,6 +413,8 @@ class Health {
   pipeline: Pipeline | undefined;
   failed = false;
   stopping = false;
+  /** Why start-up is waiting (for a promoted model in the registry, say); undefined when it is not. */
+  waiting: string | undefined;
 
   /** Live: the process is doing its job or starting to; a pipeline that stopped on an error is not. */
   live(): boolean {
@@ -370,6 +425,7 @@ class Health {
   ready(): { ready: boolean; reason: string } {
     if (this.failed) return { ready: false, reason: 'the pipeline stopped on an error' };
     if (this.stopping) return { ready: false, reason: 'shutting down' };
+    if (this.waiting !== undefined) return { ready: false, reason: this.waiting };
     if (this.pipeline === undefined) return { ready: false, reason: 'starting: model, topics, clients' };
     const n = assignedPartitions(this.pipeline);
     if (n === 0) return { ready: false, reason: 'no partitions assigned (joining the group)' };
@@ -387,6 +443,34 @@ function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
+}
+
+/** The model of `model.artifact` (or the hooks' scorer), checked against the mapping, with its worker pool. */
+async function artifactModel(
+  config: VigilConfig,
+  hooks: ServiceHooks,
+  extractor: FeatureExtractor,
+  threshold: Pick<DetectorOptions, 'threshold'>,
+  logger: Logger,
+): Promise<{ detector: Scorer; scorer: Scorer | AsyncScorer; pool: ScoringPool | undefined }> {
+  const detector = hooks.scorer ?? (await loadDetector(config.model.artifact, { ...threshold, logger }));
+  // Where model and mapping meet: refuse one trained on other columns before anything is scored with it.
+  const mappingCheck = checkFeatureMapping(
+    {
+      featureNames: detector.identity.featureNames,
+      featureMapping: detector instanceof Detector ? detector.state.featureMapping : undefined,
+    },
+    extractor,
+  );
+  if (mappingCheck === 'names-only' && hooks.scorer === undefined) {
+    logger.warn(
+      { artifact: config.model.artifact, features: extractor.width },
+      'the model artifact records no feature mapping (trained from bare columns or by an older Vigil): matched by feature names only; retrain with vigil train --config to have the mapping checked',
+    );
+  }
+  const pool = await scoringPool(config, detector, threshold);
+  const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
+  return { detector, scorer, pool };
 }
 
 /** The worker-thread pool `model.workers` asks for, each worker with a copy of the served model; or none. */

@@ -130,7 +130,9 @@ async function runService(
   logger.level = config.logging.level;
   // Signals are handled from the start: a SIGTERM while still starting (kafkajs waits for its first assignment)
   // stops the service as soon as it is up, under the same deadline, instead of killing it mid-join.
-  const starting = startService(config, logger);
+  // Aborted by a signal: a start-up waiting for a first promoted model (model.registry) stops waiting.
+  const abortStart = new AbortController();
+  const starting = startService(config, logger, { signal: abortStart.signal });
   starting.catch(() => {});
   let signalled = false;
   const shutdown = (signal: string) => {
@@ -139,6 +141,7 @@ async function runService(
       process.exit(130);
     }
     signalled = true;
+    abortStart.abort();
     const deadlineMs = config.lifecycle.shutdownTimeoutMs;
     logger.info(
       { signal, deadlineMs },
@@ -160,7 +163,16 @@ async function runService(
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  const service = await starting;
+  let service: Awaited<typeof starting>;
+  try {
+    service = await starting;
+  } catch (err) {
+    if (signalled && isVigilError(err, 'SHUTDOWN')) {
+      logger.info('stopped before a model was served');
+      return 0;
+    }
+    throw err;
+  }
   try {
     await service.pipeline.closed;
     await service.stop();

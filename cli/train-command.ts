@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { confluentDecoder, plainAvroDecoder } from '../connector/pipeline/decode-stage.js';
 import { createTransport } from '../connector/transport/index.js';
+import type { Transport } from '../connector/transport/types.js';
 import { loadConfigFile } from '../core/config/load.js';
+import type { VigilConfig } from '../core/config/schema.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import {
@@ -25,7 +27,13 @@ import { SchemaCache } from '../schemas/codec.js';
 import { compileFeatures } from '../schemas/features/extractor.js';
 import { RegistryClient } from '../schemas/registry-client.js';
 import { transportOptions } from './compose.js';
-import { avroFileRecords, csvRecords, mappedTrainingRows, topicRecords } from './training-data.js';
+import {
+  avroFileRecords,
+  csvRecords,
+  mappedTrainingRows,
+  type TrainingRecord,
+  topicRecords,
+} from './training-data.js';
 
 interface TrainCommandFlags extends TrainFlags {
   config?: string;
@@ -91,10 +99,39 @@ async function configTrainingRows(
       : csvRecords(file, reader, flags.labelColumn);
     return mappedTrainingRows(records, extractor, { source: file, entities });
   }
-  const topic = flags.topic!;
+  const transport = createTransport(config.kafka.transport, transportOptions(config), deps.logger);
+  try {
+    return await topicTrainingRows(config, transport, [flags.topic!], { entities });
+  } finally {
+    await transport.close();
+  }
+}
+
+export interface TopicTrainingOptions {
+  /** conv1d windows follow each entity's rows: record entities. */
+  readonly entities: boolean;
+  /** Leave out records older than this (ms since the epoch). */
+  readonly minTimestamp?: number;
+  /** The newest this many records per topic at most. */
+  readonly maxRecords?: number;
+}
+
+/**
+ * The rows `vigil train --config … --topic` trains on: each topic's retained records, decoded and mapped as
+ * `vigil run` does. Shared with the cold start (cli/registry-serving.ts), so a first model is trained exactly
+ * as by hand. `window` spans the kept records' timestamps.
+ */
+export async function topicTrainingRows(
+  config: VigilConfig,
+  transport: Transport,
+  topics: readonly string[],
+  options: TopicTrainingOptions,
+): Promise<TrainingRows & { window?: { from: number; to: number } }> {
+  const reader = config.input.schema === undefined ? undefined : loadSchemaFile(config.input.schema);
   if (reader === undefined) {
     throw new VigilError('CONFIG_INVALID', 'input.schema: training from a topic needs the reader schema');
   }
+  const extractor = compileFeatures(config.features, { readerSchema: reader });
   const r = config.input.registry;
   const cache = new SchemaCache();
   const decoder =
@@ -105,21 +142,32 @@ async function configTrainingRows(
           cache,
           new RegistryClient({ url: r.url, cache, ...(r.auth === undefined ? {} : { auth: r.auth }) }),
         );
-  const transport = createTransport(config.kafka.transport, transportOptions(config), deps.logger);
-  try {
-    const { records, undecodable } = await topicRecords(transport, {
+  const records: TrainingRecord[] = [];
+  let undecodable = 0;
+  let window: { from: number; to: number } | undefined;
+  for (const topic of topics) {
+    const got = await topicRecords(transport, {
       topic,
       // A group of its own, never committed: the service's offsets stay where they are.
       groupId: `${config.kafka.groupId}-train-${randomBytes(4).toString('hex')}`,
       isolation: config.kafka.consumer.isolationLevel,
       decoder,
+      ...(options.minTimestamp === undefined ? {} : { minTimestamp: options.minTimestamp }),
+      ...(options.maxRecords === undefined ? {} : { maxRecords: options.maxRecords }),
     });
-    return mappedTrainingRows(records, extractor, {
-      source: `topic ${topic}`,
-      entities,
-      ...(undecodable > 0 ? { leftOut: { undecodable } } : {}),
-    });
-  } finally {
-    await transport.close();
+    for (const rec of got.records) records.push(rec);
+    undecodable += got.undecodable;
+    if (got.window !== undefined) {
+      window =
+        window === undefined
+          ? got.window
+          : { from: Math.min(window.from, got.window.from), to: Math.max(window.to, got.window.to) };
+    }
   }
+  const rows = await mappedTrainingRows(records, extractor, {
+    source: `topic ${topics.join(', ')}`,
+    entities: options.entities,
+    ...(undecodable > 0 ? { leftOut: { undecodable } } : {}),
+  });
+  return window === undefined ? rows : { ...rows, window };
 }

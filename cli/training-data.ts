@@ -173,6 +173,10 @@ export interface TopicReadOptions {
   readonly decoder: RecordDecoder;
   /** Give up when no record has arrived for this long while records are still expected. */
   readonly stallTimeoutMs?: number;
+  /** Leave out records whose timestamp is older than this (ms since the epoch): a time window. */
+  readonly minTimestamp?: number;
+  /** Keep at most this many records, the newest by timestamp (then in timestamp order). */
+  readonly maxRecords?: number;
 }
 
 /**
@@ -183,10 +187,11 @@ export interface TopicReadOptions {
 export async function topicRecords(
   transport: Transport,
   options: TopicReadOptions,
-): Promise<{ records: TrainingRecord[]; undecodable: number }> {
+): Promise<{ records: TrainingRecord[]; undecodable: number; window?: { from: number; to: number } }> {
   const marks = await transport.admin().fetchWatermarks(options.topic);
   const end = new Map(marks.filter((m) => m.high > m.low).map((m) => [m.partition, m.high]));
-  const records: TrainingRecord[] = [];
+  let records: TrainingRecord[] = [];
+  const times: number[] = [];
   let undecodable = 0;
   if (end.size === 0) return { records, undecodable };
   const consumer = transport.consumer({
@@ -210,8 +215,10 @@ export async function topicRecords(
         undecodable++;
         continue;
       }
+      if (options.minTimestamp !== undefined && r.timestamp < options.minTimestamp) continue;
       try {
         records.push({ record: options.decoder.decode(r.value) });
+        times.push(r.timestamp);
       } catch {
         undecodable++;
       }
@@ -242,7 +249,21 @@ export async function topicRecords(
       { details: { topic: options.topic, partitions: [...end.keys()] } },
     );
   }
-  return { records, undecodable };
+  let order = times.map((_, i) => i);
+  if (options.maxRecords !== undefined && records.length > options.maxRecords) {
+    order.sort((a, b) => times[a]! - times[b]! || a - b);
+    order = order.slice(order.length - options.maxRecords);
+    const kept = records;
+    records = order.map((i) => kept[i]!);
+  }
+  if (records.length === 0) return { records, undecodable };
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const i of order) {
+    from = Math.min(from, times[i]!);
+    to = Math.max(to, times[i]!);
+  }
+  return { records, undecodable, window: { from, to } };
 }
 
 /**

@@ -191,12 +191,18 @@ export class Pipeline {
     });
   }
 
-  /** Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only. */
-  setScorer(scorer: Scorer | AsyncScorer): void {
+  /**
+   * Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only.
+   * process() reads the scorer once, synchronously, as pump() starts it, so the batches that can still hold
+   * the old scorer are exactly those in flight now: the promise settles when they have, and the old model
+   * may then be disposed. Batches started later score with the new one; none is scored twice or skipped.
+   */
+  setScorer(scorer: Scorer | AsyncScorer): Promise<void> {
     if (scorer.identity.featureNames.length !== this.deps.extractor.width) {
       throw new VigilError('MODEL_INVALID', 'a replacement model must take the same features as the mapping');
     }
     this.scorer = scorer;
+    return Promise.allSettled([...this.inFlight]).then(() => {});
   }
 
   /** Connects and starts consuming. Resolves once the group is being joined; `closed` tells when it ends. */

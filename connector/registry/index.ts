@@ -8,6 +8,14 @@ export {
   registryTopicSpec,
 } from './model-registry.js';
 export {
+  ModelServer,
+  type ModelServerOptions,
+  refusalReason,
+  type ServedModel,
+  type SwapOutcome,
+  type SwapTarget,
+} from './model-server.js';
+export {
   assembleChunks,
   chunkBytes,
   chunkKey,
@@ -21,3 +29,4 @@ export {
   type StatusRecord,
   statusKey,
 } from './registry-records.js';
+export { RegistryWatcher, type RegistryWatcherOptions } from './registry-watcher.js';

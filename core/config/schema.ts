@@ -504,6 +504,83 @@ const ThresholdSchema = z
       'How a score becomes an anomaly decision. Per-entity thresholds are calibrated at training (docs/models.md) and stored in the artifact; serving applies them whenever the artifact has them, so there is no switch for them here.',
   });
 
+const ColdStartSchema = z
+  .strictObject({
+    mode: z
+      .enum(['wait', 'train'])
+      .default('wait')
+      .meta({
+        description:
+          "With no promoted model in the registry at start. `wait`: consume nothing (records wait on the topic, uncommitted) and say so on /readyz until one is promoted. `train`: train a first model from the input topics' retained records (the path of `vigil train --topic`), publish and promote it, then serve it.",
+        examples: ['train'],
+      }),
+    maxRecords: z
+      .int()
+      .min(100)
+      .default(100_000)
+      .meta({
+        description:
+          'Most retained records `train` trains on: the newest by record timestamp (records labelled anomalous are left out as `vigil train` leaves them out).',
+        examples: [50_000],
+      }),
+    maxAgeMs: z
+      .int()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'With `train`: only records whose timestamp is at most this old at start (absent: any retained record).',
+        examples: [86_400_000],
+      }),
+    seed: z
+      .int()
+      .min(0)
+      .default(42)
+      .meta({ description: 'Training seed of a cold-start model.', examples: [7] }),
+  })
+  .meta({ description: 'What a replica does when the registry has no promoted model yet.' });
+
+const ModelRegistrySchema = z
+  .strictObject({
+    topic: z
+      .string()
+      .min(1)
+      .meta({
+        description:
+          'The compacted topic every replica shares as its model registry (connector/registry). With it set, `vigil run` serves the newest promoted version and swaps to a newly promoted one while consuming; `model.artifact` is then not read.',
+        examples: ['vigil-models'],
+      }),
+    create: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Create the registry topic (one partition, cleanup.policy=compact) when it does not exist at start.',
+        examples: [false],
+      }),
+    chunkBytes: z
+      .int()
+      .min(1024)
+      .default(512 * 1024)
+      .meta({
+        description:
+          "Largest artifact slice per registry record when publishing; under the broker's message.max.bytes.",
+        examples: [262_144],
+      }),
+    watchMaxWaitMs: z
+      .int()
+      .min(10)
+      .max(30_000)
+      .default(500)
+      .meta({
+        description:
+          'Longest the registry watcher waits on one fetch for a new record: how soon a promotion is seen.',
+        examples: [1000],
+      }),
+    coldStart: ColdStartSchema.prefault({}),
+  })
+  .meta({ description: 'Serve from the model registry in Kafka (absent: serve `model.artifact`).' });
+
 /**
  * Kept as an object of its own so the model lifecycle (registry, drift checks, retraining) can add sections
  * here without moving existing keys.
@@ -527,6 +604,7 @@ const ModelSchema = z
         examples: ['wasm'],
       }),
     threshold: ThresholdSchema.prefault({}),
+    registry: ModelRegistrySchema.optional(),
     workers: z
       .int()
       .min(0)

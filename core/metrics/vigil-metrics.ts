@@ -41,6 +41,16 @@ export const SCORE_RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25
 // Severity is 0 at the threshold and rises by 1/3 per tenfold drop of the tail probability (docs/models.md).
 export const SEVERITY_BUCKETS = [0, 0.05, 0.1, 0.2, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1];
 const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters'];
+/** Why a promoted registry version was not served: a fixed set, so the label stays low-cardinality. */
+export const MODEL_REFUSAL_REASONS = [
+  'digest',
+  'truncated',
+  'size',
+  'unknown',
+  'feature_mismatch',
+  'load_failed',
+] as const;
+export type ModelRefusalReason = (typeof MODEL_REFUSAL_REASONS)[number];
 
 /** What the features stage reports of its per-entity temporal state. */
 export interface EntityStateCounts {
@@ -70,6 +80,9 @@ export class VigilMetrics {
   readonly outputsReplaced: Counter<'output'>;
   readonly modelInfo: Gauge<'model_id' | 'model_version' | 'backend'>;
   readonly threshold: Gauge;
+  readonly modelRegistryVersion: Gauge<'version'>;
+  readonly modelSwaps: Counter;
+  readonly modelRefusals: Counter<'reason'>;
   readonly featureEntities: Gauge;
   readonly featureEntitiesEvicted: Counter;
   private entityState: EntityStateCounts | undefined;
@@ -203,8 +216,26 @@ export class VigilMetrics {
       help: 'Global anomaly score threshold in force (per-entity thresholds are not exported); NaN when the scorer has no calibrated threshold.',
       registers,
     });
+    this.modelRegistryVersion = new Gauge({
+      name: 'vigil_model_registry_version_info',
+      help: 'The model registry version serving now (model.registry): always 1, labelled with that version; absent when serving model.artifact.',
+      labelNames: ['version'],
+      registers,
+    });
+    this.modelSwaps = new Counter({
+      name: 'vigil_model_swaps_total',
+      help: 'Hot swaps to a newly promoted registry version, done between batches while consuming.',
+      registers,
+    });
+    this.modelRefusals = new Counter({
+      name: 'vigil_model_refusals_total',
+      help: 'Promoted registry versions refused (the current model kept serving), by reason: digest, truncated, size, unknown (registry checks), feature_mismatch (another feature mapping), load_failed (the artifact does not load).',
+      labelNames: ['reason'],
+      registers,
+    });
     // Known label values start at 0, so a rate over them is 0 rather than no data before the first failure
     // (dashboards and alerts then tell "none" from "not scraped").
+    for (const reason of MODEL_REFUSAL_REASONS) this.modelRefusals.inc({ reason }, 0);
     for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
     for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
     // Read at scrape time from the extractor's counts: nothing on the hot path.
@@ -302,6 +333,12 @@ export class VigilMetrics {
     this.modelInfo.reset();
     this.modelInfo.set({ model_id: id, model_version: version, backend }, 1);
     this.threshold.set(threshold);
+  }
+
+  /** The registry version now served (one series), after a start or a swap. */
+  setRegistryVersion(version: string): void {
+    this.modelRegistryVersion.reset();
+    this.modelRegistryVersion.set({ version }, 1);
   }
 }
 

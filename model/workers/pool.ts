@@ -23,6 +23,7 @@ import type { AsyncScorer, BatchScores, ModelIdentity, ScoreOptions } from '../t
 import type {
   DetectorSource,
   FromWorker,
+  LoadedMessage,
   ScoredMessage,
   ScoreMode,
   SerializedError,
@@ -54,10 +55,12 @@ export interface ScoreCallOptions {
    * view onto a larger buffer, or `transfer` is false, the rows are copied instead.
    */
   transfer?: boolean;
+  /** The loaded model to score with (0: the one the pool started with; see load()). */
+  generation?: number;
 }
 
 interface Pending {
-  readonly resolve: (value: ScoredMessage) => void;
+  readonly resolve: (value: ScoredMessage | LoadedMessage) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -117,6 +120,7 @@ export class ScoringPool {
   private readonly closeTimeoutMs: number;
   private readonly waiters: (() => void)[] = [];
   private nextId = 1;
+  private generation = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(slots: Slot[], options: ScoringPoolOptions) {
@@ -160,7 +164,7 @@ export class ScoringPool {
               const p = slot.pending.get(msg.id);
               if (p === undefined) return;
               slot.pending.delete(msg.id);
-              if (msg.type === 'scored') p.resolve(msg);
+              if (msg.type === 'scored' || msg.type === 'loaded') p.resolve(msg);
               else p.reject(toError(msg.error));
             }
           });
@@ -226,12 +230,47 @@ export class ScoringPool {
    * The pool as the pipeline's AsyncScorer. The caller's rows are copied, not moved: the pipeline still reads
    * the flagged records' values when it builds their events.
    */
-  asScorer(identity: ModelIdentity): AsyncScorer {
+  asScorer(identity: ModelIdentity, generation = 0): AsyncScorer {
     return {
       identity,
       scoreAsync: (rows, n, entities, options) =>
-        this.score(rows, n, entities, { ...options, transfer: false }),
+        this.score(rows, n, entities, { ...options, transfer: false, generation }),
     };
+  }
+
+  /**
+   * The hot swap's load message: every worker builds this model beside the one it serves, and the new
+   * generation is returned once all have it (asScorer(identity, generation) scores with it). Batches already
+   * sent keep the generation they named. A worker that cannot build it fails the load, and the others drop it.
+   */
+  async load(source: DetectorSource): Promise<number> {
+    if (this.closing) throw new VigilError('SHUTDOWN', 'The scoring pool is closed.');
+    const generation = ++this.generation;
+    const live = this.slots.filter((s) => s.dead === undefined);
+    if (live.length === 0) throw new VigilError('SHUTDOWN', 'No scoring worker is running.');
+    const results = await Promise.allSettled(
+      live.map(
+        (slot) =>
+          new Promise<ScoredMessage | LoadedMessage>((resolve, reject) => {
+            const id = this.nextId++;
+            slot.pending.set(id, { resolve, reject });
+            slot.worker.postMessage({ type: 'load', id, generation, source } satisfies ToWorker);
+          }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      this.unload(generation);
+      throw failed.reason;
+    }
+    return generation;
+  }
+
+  /** Disposes a generation's model in every worker; call it once no batch that names it is in flight. */
+  unload(generation: number): void {
+    for (const s of this.slots) {
+      if (s.dead === undefined) s.worker.postMessage({ type: 'unload', generation } satisfies ToWorker);
+    }
   }
 
   /** Anomaly scores only (Detector.scoreOnly in the worker). */
@@ -288,7 +327,7 @@ export class ScoringPool {
     const target = slot;
     try {
       return await new Promise<ScoredMessage>((resolve, reject) => {
-        target.pending.set(id, { resolve, reject });
+        target.pending.set(id, { resolve: resolve as Pending['resolve'], reject });
         const msg: ToWorker = {
           type: 'score',
           id,
@@ -296,6 +335,7 @@ export class ScoringPool {
           rows: payload,
           n,
           ...(entities ? { entities: [...entities.slice(0, n)] } : {}),
+          ...(call.generation ? { generation: call.generation } : {}),
         };
         try {
           target.worker.postMessage(msg, [payload.buffer as ArrayBuffer]);

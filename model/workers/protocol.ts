@@ -34,18 +34,44 @@ export interface ScoreRequest {
   readonly rows: Float32Array;
   readonly n: number;
   readonly entities?: readonly string[];
+  /** Which loaded model scores it (0: the one the worker started with; see LoadRequest). */
+  readonly generation?: number;
+}
+
+/**
+ * A hot swap's load message: build another model beside the current one, under a new generation. Score
+ * requests name their generation, so batches sent before the swap finish on the old model while later ones
+ * use the new; the old one is disposed by an UnloadRequest once its batches have settled.
+ */
+export interface LoadRequest {
+  readonly type: 'load';
+  readonly id: number;
+  readonly generation: number;
+  readonly source: DetectorSource;
+}
+
+export interface UnloadRequest {
+  readonly type: 'unload';
+  readonly generation: number;
 }
 
 export interface CloseRequest {
   readonly type: 'close';
 }
 
-export type ToWorker = ScoreRequest | CloseRequest;
+export type ToWorker = ScoreRequest | LoadRequest | UnloadRequest | CloseRequest;
 
 export interface ReadyMessage {
   readonly type: 'ready';
   readonly backend: string;
   /** Features per row the model takes. */
+  readonly d: number;
+}
+
+export interface LoadedMessage {
+  readonly type: 'loaded';
+  readonly id: number;
+  readonly generation: number;
   readonly d: number;
 }
 
@@ -78,7 +104,7 @@ export interface FailedMessage {
   readonly error: SerializedError;
 }
 
-export type FromWorker = ReadyMessage | ScoredMessage | FailedMessage;
+export type FromWorker = ReadyMessage | LoadedMessage | ScoredMessage | FailedMessage;
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {

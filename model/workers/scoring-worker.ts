@@ -9,7 +9,13 @@ import { loadDetector } from '../artifact.js';
 import { initBackend } from '../backend.js';
 import { Detector } from '../detector.js';
 import { networkFromWeights } from '../networks/index.js';
-import { type FromWorker, serializeError, type ToWorker, type WorkerInit } from './protocol.js';
+import {
+  type DetectorSource,
+  type FromWorker,
+  serializeError,
+  type ToWorker,
+  type WorkerInit,
+} from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('scoring-worker must run in a worker thread');
@@ -20,24 +26,27 @@ function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 async function build(init: WorkerInit): Promise<Detector> {
   await initBackend({ preference: init.backend });
-  if (init.source.kind === 'artifact') return loadDetector(init.source.dir, init.detector);
+  return fromSource(init.source, init.detector);
+}
+
+async function fromSource(source: DetectorSource, options: WorkerInit['detector']): Promise<Detector> {
+  if (source.kind === 'artifact') return loadDetector(source.dir, options);
   const tensors: tf.NamedTensorMap = {};
-  for (const w of init.source.weights) tensors[w.name] = tf.tensor(w.values, [...w.shape], 'float32');
+  for (const w of source.weights) tensors[w.name] = tf.tensor(w.values, [...w.shape], 'float32');
   try {
-    return new Detector(
-      init.source.state,
-      networkFromWeights(init.source.state.spec, tensors),
-      init.detector,
-    );
+    return new Detector(source.state, networkFromWeights(source.state.spec, tensors), options);
   } finally {
     // networkFromWeights wraps each tensor in a variable (a copy); the originals can go.
     for (const t of Object.values(tensors)) t.dispose();
   }
 }
 
-let detector: Detector | undefined;
+const init = workerData as WorkerInit;
+/** Loaded models by generation: 0 at start, one more per hot swap until the old one is unloaded. */
+const detectors = new Map<number, Detector>();
 try {
-  detector = await build(workerData as WorkerInit);
+  const detector = await build(init);
+  detectors.set(0, detector);
   send({ type: 'ready', backend: detector.backend, d: detector.d });
 } catch (err) {
   send({ type: 'failed', error: serializeError(err) });
@@ -47,11 +56,29 @@ try {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'close') {
-    detector?.dispose();
-    detector = undefined;
+    for (const d of detectors.values()) d.dispose();
+    detectors.clear();
     port.close();
     return;
   }
+  if (msg.type === 'load') {
+    // Score requests that arrive while it builds still name the old generation and are answered meanwhile.
+    fromSource(msg.source, init.detector).then(
+      (d) => {
+        detectors.get(msg.generation)?.dispose();
+        detectors.set(msg.generation, d);
+        send({ type: 'loaded', id: msg.id, generation: msg.generation, d: d.d });
+      },
+      (err: unknown) => send({ type: 'failed', id: msg.id, error: serializeError(err) }),
+    );
+    return;
+  }
+  if (msg.type === 'unload') {
+    detectors.get(msg.generation)?.dispose();
+    detectors.delete(msg.generation);
+    return;
+  }
+  const detector = detectors.get(msg.generation ?? 0);
   if (detector === undefined) {
     send({
       type: 'failed',

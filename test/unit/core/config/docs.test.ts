@@ -88,6 +88,8 @@ describe('the config schema', () => {
       'features.fields[].name',
       'features.fields[].fill',
       'features.fields[].categories',
+      // Unset: every retained record is a cold-start training candidate (newest maxRecords kept).
+      'model.registry.coldStart.maxAgeMs',
     ]);
     const missing = all
       .filter(([p, n, required]) => !required && n.default === undefined && !intentionallyOptional.has(p))

@@ -163,3 +163,33 @@ describe('ScoringPool', () => {
     }
   });
 });
+
+describe('ScoringPool load message (hot swap)', () => {
+  it('scores each batch with the generation it names, and unloads the old one', async () => {
+    await initBackend({ preference: 'wasm' });
+    const first = await trainDetector(rows(600, 1), 600, D, { epochs: 5, seed: 3 });
+    const second = await trainDetector(rows(600, 2), 600, D, { epochs: 5, seed: 9 });
+    const batch = rows(50, 11);
+    const pool = await ScoringPool.create(detectorSource(first), { size: 2 });
+    try {
+      const generation = await pool.load(detectorSource(second));
+      expect(generation).toBe(1);
+      const [old, fresh] = await Promise.all([
+        pool.asScorer(first.identity, 0).scoreAsync(batch, 50),
+        pool.asScorer(second.identity, generation).scoreAsync(batch, 50),
+      ]);
+      expect(old.scores).toEqual(first.score(batch, 50).scores);
+      expect(fresh.scores).toEqual(second.score(batch, 50).scores);
+      expect(fresh.scores).not.toEqual(old.scores);
+      pool.unload(0);
+      await expect(pool.asScorer(first.identity, 0).scoreAsync(batch, 50)).rejects.toThrow(/not loaded/);
+      expect((await pool.asScorer(second.identity, generation).scoreAsync(batch, 50)).scores).toEqual(
+        fresh.scores,
+      );
+    } finally {
+      await pool.close();
+      first.dispose();
+      second.dispose();
+    }
+  }, 120_000);
+});
