@@ -26,11 +26,14 @@ export interface SensorArtifactOptions {
   readonly seed?: number;
   /** Where artifacts are kept. Default `<tmpdir>/vigil-test-models`. */
   readonly cacheDir?: string;
+  /** The model version it records (what outputs name): another one tells a swapped-in model apart. Default v1. */
+  readonly version?: string;
 }
 
 export async function sensorArtifact(options: SensorArtifactOptions = {}): Promise<SensorArtifact> {
   const rows = options.rows ?? 4000;
   const seed = options.seed ?? 7;
+  const version = options.version ?? 'v1';
   // Keyed by the columns too: an artifact cached before the feature mapping changed (temporal features, say)
   // still loads, but `vigil run` rightly refuses it for the mapping of today.
   const columns = createHash('sha256')
@@ -39,7 +42,7 @@ export async function sensorArtifact(options: SensorArtifactOptions = {}): Promi
     .slice(0, 12);
   const dir = path.join(
     options.cacheDir ?? path.join(tmpdir(), 'vigil-test-models'),
-    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}-q99`,
+    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}-q99${version === 'v1' ? '' : `-${version}`}`,
   );
   await initBackend();
   try {
@@ -47,7 +50,7 @@ export async function sensorArtifact(options: SensorArtifactOptions = {}): Promi
   } catch {
     // Missing or refused: train and save below.
   }
-  const trained = await trainSensorDetector(rows, seed);
+  const trained = await trainSensorDetector(rows, seed, version);
   try {
     await saveDetector(trained, dir, { overwrite: true });
   } catch (err) {

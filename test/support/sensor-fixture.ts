@@ -29,7 +29,7 @@ export function sensorRecords(count: number, seed: number, anomalyRate: number):
 }
 
 /** A small dense autoencoder trained on normal sensor readings: enough to score, fast enough for a test. */
-export async function trainSensorDetector(rows = 4000, seed = 7): Promise<Detector> {
+export async function trainSensorDetector(rows = 4000, seed = 7, version = 'v1'): Promise<Detector> {
   await initBackend();
   const extractor = sensorExtractor();
   const d = extractor.width;
@@ -42,7 +42,7 @@ export async function trainSensorDetector(rows = 4000, seed = 7): Promise<Detect
   return trainDetector(matrix.subarray(0, n * d), n, d, {
     featureNames: extractor.featureNames,
     id: 'sensor-test',
-    version: 'v1',
+    version,
     epochs: 15,
     seed,
     // A small, briefly trained model: its 800 held-out scores cannot carry a 1e-4 tail extrapolation (it flags
