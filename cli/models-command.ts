@@ -71,13 +71,14 @@ export function createModelsCommand(deps: ModelsCommandDeps): Command {
     (c) =>
       c
         .argument('<dir>')
-        .option('--version <v>', 'version id (default: from the artifact id and version, made unique)')
+        // Not --version: the root program's --version (print Vigil's own) takes that flag before a subcommand sees it.
+        .option('--as <version>', 'version id (default: from the artifact id and version, made unique)')
         .option('--parent <v>', 'the version it was retrained from')
         .option('--promote', 'promote it at once')
         .option('--reason <text>', 'reason recorded with --promote', 'published and promoted by hand'),
     async (registry, [dir], opts) => {
       const version = await registry.publish(dir!, {
-        ...(typeof opts['version'] === 'string' ? { version: opts['version'] } : {}),
+        ...(typeof opts['as'] === 'string' ? { version: opts['as'] } : {}),
         ...(typeof opts['parent'] === 'string' ? { parentVersion: opts['parent'] } : {}),
       });
       print(`published ${version} (candidate) to ${registry.topic}\n`);

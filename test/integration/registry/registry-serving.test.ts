@@ -126,7 +126,7 @@ describe('vigil run serving from the model registry topic (kafkajs, exactly-once
     const cfgA = await config('reg-a', ports.a, 1);
     const cfgB = await config('reg-b', ports.b, 0);
     const cfgC = await config('reg-c', ports.c, 0);
-    expect(await models(cfgA, ['publish', v1.dir, '--version', 'reg-v1', '--promote'])).toContain('reg-v1');
+    expect(await models(cfgA, ['publish', v1.dir, '--as', 'reg-v1', '--promote'])).toContain('reg-v1');
 
     const messages = sensorStream(9000, { streamSeed: 31, anomalyRate: 0.03 }).map(({ record }) => ({
       key: record.device_id,
@@ -146,7 +146,7 @@ describe('vigil run serving from the model registry topic (kafkajs, exactly-once
       waitForProgress(kafka, groupId, input, 'a first share committed', (p) => p.committed >= 1500, 90_000),
     );
     const promotedAt = Date.now();
-    await models(cfgB, ['publish', v2.dir, '--version', 'reg-v2', '--promote', '--reason', 'test swap']);
+    await models(cfgB, ['publish', v2.dir, '--as', 'reg-v2', '--promote', '--reason', 'test swap']);
     await until('both replicas to serve reg-v2', async () => {
       return (await servingVersion(ports.a)) === 'reg-v2' && (await servingVersion(ports.b)) === 'reg-v2';
     });
