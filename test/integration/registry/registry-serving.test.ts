@@ -263,7 +263,7 @@ describe('vigil run serving from the model registry topic (kafkajs, exactly-once
     }
     console.info(
       `[registry serving] ${messages.length} records, 3 partitions; both replicas on reg-v2 ${swapSeconds.toFixed(1)} s ` +
-        `after publish --promote returned; first v2 offset per partition ${JSON.stringify(switches)}; ` +
+        `after 'vigil models publish --promote' was spawned (its own tsx start included); first v2 offset per partition ${JSON.stringify(switches)}; ` +
         `lost ${lost.length}, scored twice ${twice.length}`,
     );
     expect(lost).toEqual([]);
