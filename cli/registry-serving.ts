@@ -135,6 +135,7 @@ async function coldStartTrain(
         model: 'dense',
         seed: String(cs.seed),
         labelColumn: 'label',
+        trim: String(cs.contamination),
         backend: config.model.backend,
         id: 'cold-start',
       },

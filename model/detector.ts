@@ -49,6 +49,11 @@ export interface TrainingReport {
   readonly validationRows: number;
   /** Training samples dropped as suspected contamination before the refit. */
   readonly trimmedRows: number;
+  /**
+   * Validation rows dropped by the same cut, so the threshold is calibrated on the kept ones only. Absent in
+   * artifacts from before validation rows were trimmed.
+   */
+  readonly trimmedValidationRows?: number;
   readonly epochsRun: number;
   readonly bestEpoch: number;
   readonly bestLoss: number;

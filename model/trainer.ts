@@ -1,7 +1,7 @@
 /**
  * Train a Detector from a row-major Float32Array of normal(ish) rows: split, fit the scaler on the training
- * part only, fit the network with early stopping, optionally drop the worst-reconstructed share of training
- * samples as suspected contamination and refit, then calibrate thresholds on the held-out rows.
+ * part only, fit the network with early stopping, optionally drop the worst-reconstructed share of training and
+ * held-out rows as suspected contamination and refit, then calibrate thresholds on the (kept) held-out rows.
  */
 import * as tf from '@tensorflow/tfjs';
 import { VigilError } from '../core/errors.js';
@@ -59,8 +59,11 @@ export interface TrainDetectorOptions {
    */
   validationFraction?: number;
   /**
-   * Share of training samples with the highest error dropped before a refit from fresh weights, for
-   * training data that may hold a few anomalies. Default 0 (no refit); 0.01–0.05 for raw production data.
+   * Share of rows (training and validation together) with the highest first-fit error treated as suspected
+   * contamination: dropped before a refit from fresh weights, and left out of its early stopping and of the
+   * threshold calibration, for training data that may hold anomalies. Default 0 (no refit); 0.01–0.05 for raw
+   * production data. The threshold then sits near the (1 − trimFraction) quantile of the history's scores, so
+   * on clean data up to about that share is flagged: set it to the anomaly share the history may hold.
    */
   trimFraction?: number;
   scaler?: ScalerOptions;
@@ -198,19 +201,41 @@ export async function trainDetector(
     net = createNetwork(spec, new Rng(initSeed));
     let fit = await fitNetwork(net, source, train, val, fitOptions, trainRng, 'train', options.onProgress);
     let trimmed = 0;
+    let trimmedValidation = 0;
+    // Validation positions (into valRows) the threshold is calibrated on: all of them unless trimmed.
+    let calPositions: number[] | undefined;
     if (o.trimFraction > 0) {
-      const errs = scoreSamples(net, source, train);
-      const sorted = Float32Array.from(errs).sort();
-      const cutoff = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * (1 - o.trimFraction)))]!;
-      const keep: number[] = [];
-      for (let i = 0; i < errs.length; i++) if (errs[i]! < cutoff) keep.push(i);
-      if (keep.length >= 2 && keep.length < train.count) {
+      // One cut over training and validation scores of the first fit: the highest trimFraction share is
+      // suspected contamination, left out of the refit, its early stopping and the calibration alike. Keeping
+      // it in the calibration set would put the threshold above the very anomalies the history holds.
+      const trainErrs = scoreSamples(net, source, train);
+      const valErrs = val.count > 0 ? scoreSamples(net, source, val) : new Float32Array(0);
+      const cutoff = upperQuantile([trainErrs, valErrs], o.trimFraction);
+      const keep = below(trainErrs, cutoff);
+      const keepVal = below(valErrs, cutoff);
+      // A validation set trimmed below MIN_VALIDATION is kept whole rather than lost (see the split above).
+      const valKept = keepVal.length >= MIN_VALIDATION ? keepVal : undefined;
+      if (keep.length >= 2 && (keep.length < train.count || (valKept?.length ?? val.count) < val.count)) {
         trimmed = train.count - keep.length;
         train = subset(train, keep);
+        if (valKept !== undefined) {
+          trimmedValidation = val.count - valKept.length;
+          calPositions = valKept;
+        }
         net.dispose();
         net = undefined;
         net = createNetwork(spec, new Rng(initSeed));
-        fit = await fitNetwork(net, source, train, val, fitOptions, trainRng, 'refit', options.onProgress);
+        const refitVal = valKept === undefined ? val : subset(val, valKept);
+        fit = await fitNetwork(
+          net,
+          source,
+          train,
+          refitVal,
+          fitOptions,
+          trainRng,
+          'refit',
+          options.onProgress,
+        );
       }
     }
     const calibratedOn = val.count > 0 ? 'validation' : 'training';
@@ -220,7 +245,13 @@ export async function trainDetector(
         'too few rows for a validation split: thresholds calibrated on training scores will be too tight',
       );
     }
-    const calRows = val.count > 0 ? valRows : trainRows;
+    const calVal = calPositions === undefined ? val : subset(val, calPositions);
+    const calRows =
+      val.count === 0
+        ? trainRows
+        : calPositions === undefined
+          ? valRows
+          : Uint32Array.from(calPositions, (p) => valRows[p]!);
     let calScores: ArrayLike<number>;
     if (options.postprocess) {
       // Smoothing and likelihood run along each entity's rows in order, so every row's score feeds the state
@@ -228,7 +259,7 @@ export async function trainDetector(
       const processed = postprocessSeries(scoreSamples(net, source, all), options.postprocess, entities);
       calScores = Float64Array.from(calRows, (r) => processed[r]!);
     } else {
-      calScores = scoreSamples(net, source, val.count > 0 ? val : train);
+      calScores = scoreSamples(net, source, val.count > 0 ? calVal : train);
     }
     const calEntities = entities ? Array.from(calRows, (r) => entities[r]!) : undefined;
     const calibrated = calibrate(calScores, options.threshold, calEntities);
@@ -247,6 +278,7 @@ export async function trainDetector(
       trainRows: trainRows.length,
       validationRows: valRows.length,
       trimmedRows: trimmed,
+      trimmedValidationRows: trimmedValidation,
       epochsRun: fit.epochsRun,
       bestEpoch: fit.bestEpoch,
       bestLoss: fit.bestLoss,
@@ -274,6 +306,7 @@ export async function trainDetector(
         valLoss: fit.bestLoss,
         threshold: calibration.threshold,
         trimmed,
+        trimmedValidation,
       },
       'model trained',
     );
@@ -283,6 +316,24 @@ export async function trainDetector(
   } finally {
     net?.dispose();
   }
+}
+
+/** The score above which the top `share` of all the given scores lie (a cut shared by every part). */
+function upperQuantile(parts: readonly Float32Array[], share: number): number {
+  const all = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  all.sort();
+  return all[Math.min(all.length - 1, Math.floor(all.length * (1 - share)))]!;
+}
+
+function below(scores: Float32Array, cutoff: number): number[] {
+  const keep: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (scores[i]! < cutoff) keep.push(i);
+  return keep;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

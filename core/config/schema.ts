@@ -537,6 +537,16 @@ const ColdStartSchema = z
       .min(0)
       .default(42)
       .meta({ description: 'Training seed of a cold-start model.', examples: [7] }),
+    contamination: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.05)
+      .meta({
+        description:
+          "With `train`: the share of retained records assumed anomalous. Retained history carries no labels, so a first fit scores it, the highest this share of its rows (training and held-out) is dropped, the model is refitted on the rest and its threshold calibrated on the kept held-out rows only (a trimmed autoencoder; Isolation Forest's `contamination` read the same way). Without it, anomalies in the history are trained on and lift the threshold above themselves. Too low leaves anomalies in and detection fails; too high costs false alarms (on clean history about this share is flagged), so the default 0.05 errs on the side of detecting. 0 trains once on everything.",
+        examples: [0.02],
+      }),
   })
   .meta({ description: 'What a replica does when the registry has no promoted model yet.' });
 

@@ -250,7 +250,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--threshold-quantile <q>', 'threshold at this quantile of held-out normal scores (default 0.99)')
     .option(
       '--trim <f>',
-      'drop this share of worst-reconstructed training rows and refit (contaminated data)',
+      'drop this share of worst-reconstructed training and validation rows, refit and calibrate on the rest (contaminated data)',
     )
     .option('--label-column <name>', 'label column (rows labelled 1 are not trained on)', 'label')
     .option('--id <name>', 'model id recorded in the artifact')
@@ -344,6 +344,9 @@ export async function trainAndSave(
     print(
       `trained ${detector.spec.kind} on ${data.n} rows × ${data.d} features of ${data.source}` +
         (leftOut.length > 0 ? ` (left out: ${leftOut.join(', ')})` : '') +
+        (t.trimFraction > 0
+          ? `; ${t.trimmedRows} training and ${t.trimmedValidationRows ?? 0} held-out rows trimmed as suspected contamination (${t.trimFraction})`
+          : '') +
         `: ${t.epochsRun} epochs (best ${t.bestEpoch}), threshold ${detector.calibration.threshold.toPrecision(4)}` +
         ` at the ${detector.calibration.quantile} quantile of ${t.calibratedOn} scores, ` +
         `${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
