@@ -1,7 +1,10 @@
 // Cold start on the real broker: `vigil run` with an empty registry and model.registry.coldStart.mode train, on
 // an input topic that already holds history, trains a first model from the retained records, publishes and
-// promotes it, and detects: the injected anomalies are flagged far more often than the normal readings. The
-// time from spawn to consuming is printed (bench/RESULTS.md records it); no timing is asserted.
+// promotes it, and detects: the history holds 2 % injected anomalies and no labels, and coldStart.contamination
+// (its default) trims them out of the refit and the calibration, so most are flagged and few normal readings are.
+// The time from spawn to consuming is printed (bench/RESULTS.md records it); it is bounded only by the
+// generous waits below (they guard against a hang, not a slowdown). 10,000 records by default: one fit of
+// 20,000 took 154 s at load 12-24 on the shared machine, and a trimmed cold start fits twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema, schemaPath } from '../../../schemas/catalog.js';
 import { brokers, deleteTopic, uniqueName } from '../../support/kafka.js';
@@ -15,7 +18,7 @@ import {
 import { client, createTopics, deleteTopics, readTopic, waitForProgress } from '../pipeline/robustness.js';
 
 const sensorType = loadSchema('sensor_reading');
-const HISTORY = Number(process.env.VIGIL_COLD_START_RECORDS ?? 20_000);
+const HISTORY = Number(process.env.VIGIL_COLD_START_RECORDS ?? 10_000);
 
 const running: VigilProcess[] = [];
 afterAll(async () => {
@@ -103,7 +106,7 @@ describe('cold start from the input topic history', () => {
     const inputRecords = await readTopic(kafka, input);
     const seqOf = new Map(inputRecords.map((r, i) => [`${r.partition}@${r.offset}`, i]));
     // Input order per key is kept, not across partitions: match scores to truth by the record id instead.
-    const truthById = new Map(labelled.map(({ truth }) => [truth.id, truth.label]));
+    const truthById = new Map(labelled.map(({ truth }) => [truth.id, truth]));
     const idAt = new Map(
       inputRecords.map((r) => {
         const rec = sensorType.fromBuffer(r.value!) as { device_id: string; event_time: number | Date };
@@ -114,6 +117,7 @@ describe('cold start from the input topic history', () => {
     let anomalous = 0;
     let flaggedNormal = 0;
     let normal = 0;
+    const byKind = new Map<string, { flagged: number; of: number }>();
     for (const s of scored) {
       const body = JSON.parse(s.value!.toString('utf8')) as {
         partition: number;
@@ -122,10 +126,14 @@ describe('cold start from the input topic history', () => {
       };
       const at = `${body.partition}@${body.offset}`;
       expect(seqOf.has(at)).toBe(true);
-      const label = truthById.get(idAt.get(at)!);
-      if (label === 1) {
+      const truth = truthById.get(idAt.get(at)!)!;
+      if (truth.label === 1) {
         anomalous++;
         if (body.anomaly) flaggedAnomalous++;
+        const k = byKind.get(truth.anomaly!) ?? { flagged: 0, of: 0 };
+        k.of++;
+        if (body.anomaly) k.flagged++;
+        byKind.set(truth.anomaly!, k);
       } else {
         normal++;
         if (body.anomaly) flaggedNormal++;
@@ -137,11 +145,20 @@ describe('cold start from the input topic history', () => {
       `[cold start] ${HISTORY} retained records: consuming ${readySeconds.toFixed(1)} s after spawn ` +
         `(training rows read in ${Number(read['seconds']).toFixed(1)} s, promoted at ${Number(promoted['seconds']).toFixed(1)} s into cold start), ` +
         `history scored and committed ${detectingSeconds.toFixed(1)} s after spawn; ` +
-        `flagged ${flaggedAnomalous}/${anomalous} injected anomalies, ${flaggedNormal}/${normal} normal readings`,
+        `flagged ${flaggedAnomalous}/${anomalous} injected anomalies, ${flaggedNormal}/${normal} normal readings; ` +
+        `by kind ${[...byKind].map(([kind, k]) => `${kind} ${k.flagged}/${k.of}`).join(', ')}`,
     );
     expect(scored.length).toBeGreaterThanOrEqual(HISTORY);
     expect(anomalous).toBeGreaterThan(0);
-    // Detecting: an injected anomaly is flagged far more often than a normal reading.
-    expect(recall).toBeGreaterThan(5 * falseRate);
+    // Detecting, judged per record with temporal features off: spikes and level shifts move a reading off the
+    // normal manifold and are what a row-wise model must catch; a stuck sensor holds a plausible value and a slow
+    // drift starts inside the normal range, so those are counted in the overall figure only. False alarms stay
+    // below the trimmed share (the default contamination 0.05).
+    const visible = ['spike', 'level_shift'].map((k) => byKind.get(k) ?? { flagged: 0, of: 0 });
+    const visibleOf = visible.reduce((a, k) => a + k.of, 0);
+    expect(visibleOf).toBeGreaterThan(0);
+    expect(visible.reduce((a, k) => a + k.flagged, 0) / visibleOf).toBeGreaterThan(0.5);
+    expect(falseRate).toBeLessThan(0.05);
+    expect(recall).toBeGreaterThan(10 * falseRate);
   }, 600_000);
 });

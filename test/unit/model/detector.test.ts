@@ -235,25 +235,8 @@ describe('training', () => {
     for (const d of runs) d.dispose();
   });
 
-  it('tolerates a little contamination: trimming drops the injected anomalies and the refit ranks them higher', async () => {
-    const clean = normalRows(M, 2900, 1);
-    const dirt = anomalousRows(M, 100, 16);
-    const rows = new Float32Array(3000 * D);
-    rows.set(clean.rows);
-    rows.set(dirt.rows, 2900 * D);
-    const plain = await trainDetector(rows, 3000, D, { ...FAST, seed: 5 });
-    const trimmed = await trainDetector(rows, 3000, D, { ...FAST, seed: 5, trimFraction: 0.05 });
-    expect(trimmed.state.training.trimmedRows).toBeGreaterThan(0);
-    const normal = normalRows(M, 1000, 17);
-    const fresh = anomalousRows(M, 300, 18);
-    const aucOf = (det: Detector) => auc(det.scoreOnly(normal.rows, 1000), det.scoreOnly(fresh.rows, 300));
-    expect(aucOf(trimmed)).toBeGreaterThanOrEqual(aucOf(plain));
-    expect(aucOf(trimmed)).toBeGreaterThan(0.97);
-    plain.dispose();
-    trimmed.dispose();
-  });
-
-  it('contaminated history: the untrimmed fit calibrates its threshold above the anomalies, the trimmed one flags them', async () => {
+  it('contaminated history: the untrimmed fit calibrates its threshold above the anomalies; trimming drops them, ranks them higher and flags them', async () => {
+    // Three fits of 3,000 rows: about 20 s on a quiet machine, minutes under the shared load (the timeout).
     // 3.3 % anomalies mixed in, no labels: what a cold start reads from a topic's retention.
     const clean = normalRows(M, 2900, 21);
     const dirt = anomalousRows(M, 100, 22);
@@ -276,6 +259,9 @@ describe('training', () => {
     const fresh = anomalousRows(M, 300, 24);
     const recall = (det: Detector) => share(det.score(fresh.rows, 300).isAnomaly);
     const falseAlarms = (det: Detector) => share(det.score(normal.rows, 2000).isAnomaly);
+    const aucOf = (det: Detector) => auc(det.scoreOnly(normal.rows, 2000), det.scoreOnly(fresh.rows, 300));
+    expect(aucOf(trimmed)).toBeGreaterThanOrEqual(aucOf(plain));
+    expect(aucOf(trimmed)).toBeGreaterThan(0.97);
     // Untrimmed: the held-out anomalies sit in the calibration tail, so the threshold clears most of them.
     expect(share(history(plain), 2900)).toBeLessThan(0.5);
     expect(recall(plain)).toBeLessThan(0.5);
@@ -289,7 +275,7 @@ describe('training', () => {
     );
     plain.dispose();
     trimmed.dispose();
-  });
+  }, 300_000);
 
   it('reports progress per epoch, stops early, and leaves no tensors behind', async () => {
     const before = tf.memory().numTensors;
