@@ -3,6 +3,7 @@ import { isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
+import { PostprocessStage, streamEntityKey } from '../../model/postprocess-stage.js';
 import type { AsyncScorer, BatchScores, Scorer } from '../../model/types.js';
 import type { FeatureExtractor } from '../../schemas/features/extractor.js';
 import type { AnomalyEvent } from '../../schemas/types.js';
@@ -30,6 +31,7 @@ import type {
 import { CommitScheduler, commitPending } from './commit-scheduler.js';
 import type { RecordDecoder } from './decode-stage.js';
 import { deliver, fitToLimit } from './delivery.js';
+import { OrderedTurns } from './ordered-turns.js';
 import type { OutputCodec } from './output-codec.js';
 import { buildOutputs, type Item, type Outbound } from './outputs.js';
 import { scoreInChunks } from './scoring.js';
@@ -38,7 +40,7 @@ import { produceInTransaction } from './transactional.js';
 /**
  * The detection pipeline: the one place that orders the stages.
  *
- *   consume → decode → features → micro-batch → score → build events → produce → ack → commit
+ *   consume → decode → features → micro-batch → score → post-process → build events → produce → ack → commit
  *
  * Delivery (at-least-once): a record is tracked from fetch until every output it caused (anomaly event, score,
  * dead letter) is acknowledged by the broker; only a contiguous acknowledged prefix of a partition is ever
@@ -164,6 +166,12 @@ export class Pipeline {
   private readonly commits: CommitScheduler;
   /** In-thread scorings run one after another (see scoring.ts); this is the tail of that queue. */
   private scoringTail: Promise<unknown> = Promise.resolve();
+  /**
+   * Per-entity score post-processing (model/postprocess-stage.ts), when the scorer's calibration has it. Owned
+   * here, not by the model, so a swap keeps it; batches take their turn at it in dispatch order.
+   */
+  private readonly post = new PostprocessStage();
+  private readonly postTurns = new OrderedTurns();
   private failure: unknown;
   private stopping = false;
 
@@ -189,6 +197,7 @@ export class Pipeline {
       intervalMs: options.commitIntervalMs ?? 100,
       commit: () => this.commitNow(),
     });
+    deps.metrics?.watchPostprocessState(this.post);
   }
 
   /** Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only. */
@@ -488,6 +497,11 @@ export class Pipeline {
    * Gathers the scorable rows into one matrix and scores them. In-thread scorers take turns (one scoring at a
    * time, each starting on a fresh turn of the event loop and yielding between chunks), so batches in flight
    * together never hold the thread back to back; they share one matrix, which taking turns makes safe.
+   *
+   * Post-processing (when the scorer's calibration has it) runs after the raw scores are back, in dispatch
+   * order: a batch takes its turn before its first await and waits for it once scored, so a worker finishing
+   * batches out of order cannot reorder an entity's records. Every row is then explained ('all'): which rows
+   * are anomalies is known only after post-processing, so the scorer's own choice of rows would be wrong.
    */
   private async score<T>(
     scorer: Scorer | AsyncScorer,
@@ -497,33 +511,48 @@ export class Pipeline {
   ): Promise<T> {
     const d = this.deps.extractor.width;
     const isAsync = 'scoreAsync' in scorer;
+    const calibration = scorer.activeCalibration?.postprocess ? scorer.activeCalibration : undefined;
     const run = async () => {
-      // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
-      const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
-      const scoredItems: Item[] = [];
-      const entities: string[] = [];
-      for (const item of items) {
-        const src = item.rows;
-        if (src === null) continue;
-        // A plain loop, not set(subarray()): a view per row is an allocation per record.
-        const from = item.row * d;
-        const to = scoredItems.length * d;
-        for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
-        scoredItems.push(item);
-        entities.push(item.entity);
+      // Taken before the first await, so turns follow dispatch order (ordered-turns.ts).
+      const turn = calibration ? this.postTurns.take() : undefined;
+      try {
+        // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
+        const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
+        const scoredItems: Item[] = [];
+        const entities: string[] = [];
+        for (const item of items) {
+          const src = item.rows;
+          if (src === null) continue;
+          // A plain loop, not set(subarray()): a view per row is an allocation per record.
+          const from = item.row * d;
+          const to = scoredItems.length * d;
+          for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
+          scoredItems.push(item);
+          entities.push(item.entity);
+        }
+        const n = scoredItems.length;
+        if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
+        const explain = calibration ? 'all' : 'anomalies';
+        const t0 = performance.now();
+        let scores: BatchScores = isAsync
+          ? await scorer.scoreAsync(matrix, n, entities, { explain })
+          : await scoreInChunks(scorer, matrix, n, d, entities, {
+              explain,
+              chunkRows: this.opts.scoreChunkRows ?? 2048,
+            });
+        if (calibration && turn) {
+          await turn.ready;
+          const keys = scoredItems.map((i) =>
+            streamEntityKey(partitionKey(i.record.topic, i.record.partition), i.entity),
+          );
+          scores = this.post.apply(scores, keys, entities, calibration);
+        }
+        this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
+        this.deps.metrics?.recordScores(scores, n);
+        return use({ items: scoredItems, scores, rows: matrix });
+      } finally {
+        turn?.release();
       }
-      const n = scoredItems.length;
-      if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
-      const t0 = performance.now();
-      const scores: BatchScores = isAsync
-        ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
-        : await scoreInChunks(scorer, matrix, n, d, entities, {
-            explain: 'anomalies',
-            chunkRows: this.opts.scoreChunkRows ?? 2048,
-          });
-      this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
-      this.deps.metrics?.recordScores(scores, n);
-      return use({ items: scoredItems, scores, rows: matrix });
     };
     if (isAsync) return run();
     const turn = this.scoringTail.then(async () => {
@@ -650,6 +679,7 @@ export class Pipeline {
       this.tracker.revoke(p.topic, p.partition);
       this.batcher.revoke(key);
       this.deps.extractor.forgetStream(key);
+      this.post.forgetStream(key);
       this.partitions.delete(key);
       this.epochs.delete(key);
       this.deps.metrics?.removePartition(p.topic, p.partition);

@@ -72,8 +72,12 @@ export class VigilMetrics {
   readonly threshold: Gauge;
   readonly featureEntities: Gauge;
   readonly featureEntitiesEvicted: Counter;
+  readonly postprocessEntities: Gauge;
+  readonly postprocessEntitiesEvicted: Counter;
   private entityState: EntityStateCounts | undefined;
   private evictedReported = 0;
+  private postprocessState: EntityStateCounts | undefined;
+  private postprocessEvictedReported = 0;
 
   constructor(
     readonly registry: Registry,
@@ -227,6 +231,26 @@ export class VigilMetrics {
         this.evictedReported = s.evicted;
       },
     });
+    // The score post-processing stage's per-entity state (model/postprocess-stage.ts), read at scrape time too.
+    this.postprocessEntities = new Gauge({
+      name: 'vigil_postprocess_entities',
+      help: 'Entities whose score post-processing state (smoothed score, likelihood statistics) is held.',
+      registers,
+      collect: () => {
+        if (this.postprocessState !== undefined) this.postprocessEntities.set(this.postprocessState.size);
+      },
+    });
+    this.postprocessEntitiesEvicted = new Counter({
+      name: 'vigil_postprocess_entities_evicted_total',
+      help: 'Entities dropped from the score post-processing state for room (least recently seen first); each starts again in warm-up.',
+      registers,
+      collect: () => {
+        const s = this.postprocessState;
+        if (s === undefined || s.evicted <= this.postprocessEvictedReported) return;
+        this.postprocessEntitiesEvicted.inc(s.evicted - this.postprocessEvictedReported);
+        this.postprocessEvictedReported = s.evicted;
+      },
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
@@ -234,6 +258,12 @@ export class VigilMetrics {
   watchEntityState(counts: EntityStateCounts): void {
     this.entityState = counts;
     this.evictedReported = 0;
+  }
+
+  /** Exports the score post-processing stage's counts (the pipeline's), read at each scrape. */
+  watchPostprocessState(counts: EntityStateCounts): void {
+    this.postprocessState = counts;
+    this.postprocessEvictedReported = 0;
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {
