@@ -3,8 +3,9 @@
  * reconstruction errors a Detector returns, in-thread or from a worker), runs them through the per-entity
  * ScorePostprocessor of the calibration's settings, and judges the processed scores against that
  * calibration's thresholds (which were calibrated on processed scores: model/trainer.ts). Pure, no Kafka: the
- * pipeline (connector/pipeline), the worker pool's results and `vigil score` go through this one function, so
- * a streamed record gets the score the offline path gives it when its entity's records arrive in the same order.
+ * pipeline (connector/pipeline) runs it on in-thread and worker-pool scores alike; `vigil score` runs the same
+ * ScorePostprocessor and thresholds (Detector.judge), so a streamed record gets the score the offline path gives
+ * it when its entity's records arrive in the same order (test/integration/pipeline/pipeline.test.ts).
  *
  * The state lives here, not in the model: a swap to a model with the same settings keeps every entity's
  * history (a new calibration only changes the thresholds); a model with other settings, or none, starts afresh.
