@@ -48,6 +48,45 @@ export interface EntityStateCounts {
   readonly evicted: number;
 }
 
+/**
+ * Bounded per-entity state as two series read at scrape time: `<name>` (entities held) and
+ * `<name>_evicted_total` (evictions). The counter is advanced by the growth of the source's own count, so a
+ * new source (watch) starts from its own zero and the counter never goes down.
+ */
+class EntityStateMetrics {
+  readonly held: Gauge;
+  readonly evicted: Counter;
+  private source: EntityStateCounts | undefined;
+  private reported = 0;
+
+  constructor(registers: Registry[], names: { name: string; help: string; evictedHelp: string }) {
+    this.held = new Gauge({
+      name: names.name,
+      help: names.help,
+      registers,
+      collect: () => {
+        if (this.source !== undefined) this.held.set(this.source.size);
+      },
+    });
+    this.evicted = new Counter({
+      name: `${names.name}_evicted_total`,
+      help: names.evictedHelp,
+      registers,
+      collect: () => {
+        const s = this.source;
+        if (s === undefined || s.evicted <= this.reported) return;
+        this.evicted.inc(s.evicted - this.reported);
+        this.reported = s.evicted;
+      },
+    });
+  }
+
+  watch(counts: EntityStateCounts): void {
+    this.source = counts;
+    this.reported = 0;
+  }
+}
+
 export class VigilMetrics {
   readonly recordsConsumed: Counter<'topic'>;
   readonly recordsScored: Counter<'topic'>;
@@ -74,10 +113,8 @@ export class VigilMetrics {
   readonly featureEntitiesEvicted: Counter;
   readonly postprocessEntities: Gauge;
   readonly postprocessEntitiesEvicted: Counter;
-  private entityState: EntityStateCounts | undefined;
-  private evictedReported = 0;
-  private postprocessState: EntityStateCounts | undefined;
-  private postprocessEvictedReported = 0;
+  private readonly featureState: EntityStateMetrics;
+  private readonly postprocessState: EntityStateMetrics;
 
   constructor(
     readonly registry: Registry,
@@ -211,59 +248,34 @@ export class VigilMetrics {
     // (dashboards and alerts then tell "none" from "not scraped").
     for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
     for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
-    // Read at scrape time from the extractor's counts: nothing on the hot path.
-    this.featureEntities = new Gauge({
+    // Read at scrape time from the extractor's and the post-processing stage's counts: nothing on the hot path.
+    this.featureState = new EntityStateMetrics(registers, {
       name: 'vigil_feature_entities',
       help: 'Entities whose recent readings the features stage holds for temporal features.',
-      registers,
-      collect: () => {
-        if (this.entityState !== undefined) this.featureEntities.set(this.entityState.size);
-      },
+      evictedHelp:
+        'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
     });
-    this.featureEntitiesEvicted = new Counter({
-      name: 'vigil_feature_entities_evicted_total',
-      help: 'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
-      registers,
-      collect: () => {
-        const s = this.entityState;
-        if (s === undefined || s.evicted <= this.evictedReported) return;
-        this.featureEntitiesEvicted.inc(s.evicted - this.evictedReported);
-        this.evictedReported = s.evicted;
-      },
-    });
-    // The score post-processing stage's per-entity state (model/postprocess-stage.ts), read at scrape time too.
-    this.postprocessEntities = new Gauge({
+    this.featureEntities = this.featureState.held;
+    this.featureEntitiesEvicted = this.featureState.evicted;
+    this.postprocessState = new EntityStateMetrics(registers, {
       name: 'vigil_postprocess_entities',
       help: 'Entities whose score post-processing state (smoothed score, likelihood statistics) is held.',
-      registers,
-      collect: () => {
-        if (this.postprocessState !== undefined) this.postprocessEntities.set(this.postprocessState.size);
-      },
+      evictedHelp:
+        'Entities dropped from the score post-processing state for room (least recently seen first); each starts again in warm-up.',
     });
-    this.postprocessEntitiesEvicted = new Counter({
-      name: 'vigil_postprocess_entities_evicted_total',
-      help: 'Entities dropped from the score post-processing state for room (least recently seen first); each starts again in warm-up.',
-      registers,
-      collect: () => {
-        const s = this.postprocessState;
-        if (s === undefined || s.evicted <= this.postprocessEvictedReported) return;
-        this.postprocessEntitiesEvicted.inc(s.evicted - this.postprocessEvictedReported);
-        this.postprocessEvictedReported = s.evicted;
-      },
-    });
+    this.postprocessEntities = this.postprocessState.held;
+    this.postprocessEntitiesEvicted = this.postprocessState.evicted;
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
   /** Exports the temporal feature state's counts (the extractor's), read at each scrape. */
   watchEntityState(counts: EntityStateCounts): void {
-    this.entityState = counts;
-    this.evictedReported = 0;
+    this.featureState.watch(counts);
   }
 
   /** Exports the score post-processing stage's counts (the pipeline's), read at each scrape. */
   watchPostprocessState(counts: EntityStateCounts): void {
-    this.postprocessState = counts;
-    this.postprocessEvictedReported = 0;
+    this.postprocessState.watch(counts);
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
 import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.js';
-import { Pipeline, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
+import { Pipeline, type PipelineDeps, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../../connector/transport/index.js';
 import type { Transport, TransportKind } from '../../../connector/transport/types.js';
 import { createLogger, silentLogger } from '../../../core/logger.js';
@@ -13,7 +13,6 @@ import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
 import { saveDetector } from '../../../model/artifact.js';
 import type { Detector } from '../../../model/detector.js';
 import { scoreFile } from '../../../model/eval/cli.js';
-import type { AsyncScorer, Scorer } from '../../../model/types.js';
 import { detectorSource, ScoringPool } from '../../../model/workers/pool.js';
 import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
@@ -112,7 +111,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     groupId: string,
     options: Pick<PipelineOptions, 'batching'> & Partial<PipelineOptions>,
     metrics?: VigilMetrics,
-    scorer: Scorer | AsyncScorer = detector,
+    deps: Partial<Pick<PipelineDeps, 'scorer' | 'onAnomaly'>> = {},
   ) =>
     new Pipeline(
       {
@@ -128,12 +127,13 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         transport,
         decoder: plainAvroDecoder(sensorType),
         extractor: sensorExtractor(),
-        scorer,
+        scorer: detector,
         output: plainAvroOutputCodec(),
         logger: process.env.VIGIL_TEST_LOG
           ? createLogger({ level: process.env.VIGIL_TEST_LOG })
           : silentLogger(),
         ...(metrics === undefined ? {} : { metrics }),
+        ...deps,
       },
     );
 
@@ -276,7 +276,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     const dir = await mkdtemp(path.join(tmpdir(), 'vigil-post-'));
     try {
       // Keyed by device: a device's readings stay in one partition, in the order they were produced.
-      await produceAll(topic, encodedReadings(3000, 13, 0.03), 500);
+      await produceAll(topic, encodedReadings(3000, 11, 0.03), 500);
       const postPool =
         scoring === 'worker thread'
           ? await ScoringPool.create(detectorSource(postDetector), { size: 1, backend: 'wasm' })
@@ -289,10 +289,12 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
           // Small, uneven batches, so each device's state is carried across many of them.
           batching: { maxRecords: 97, maxBytes: 1 << 20, lingerMs: 5, maxBuffered: 2048, yieldEvery: 64 },
           scoresTopic,
-          onAnomaly: (e) => events.push(e),
         },
         undefined,
-        postPool?.asScorer(postDetector.identity, postDetector.activeCalibration) ?? postDetector,
+        {
+          scorer: postPool?.asScorer(postDetector.identity, postDetector.activeCalibration) ?? postDetector,
+          onAnomaly: (e) => events.push(e),
+        },
       );
       await pipeline.start();
       await scoredWithin(pipeline, 3000, 60_000);
@@ -360,6 +362,8 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       expect(flips).toBe(0);
       // The stage did run: judged scores are the likelihood transform, not the reconstruction errors.
       expect(processedDiffers).toBe(3000);
+      // Events carry the raw reconstruction error beside the judged score; the stream has anomalies to show it.
+      expect(pipeline.stats.anomalies).toBeGreaterThan(0);
       expect(events.length).toBe(pipeline.stats.anomalies);
       for (const e of events)
         expect(e.raw_score).toBe(streamed.get(coordinate(e.source.partition, e.source.offset))!.raw_score);
