@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Registry } from 'prom-client';
+import { IncidentStage } from '../connector/incidents/incident-stage.js';
+import type { OpenIncidents } from '../connector/incidents/open-incidents.js';
+import { readIncidents } from '../connector/incidents/recovery.js';
 import {
   confluentDecoder,
   plainAvroDecoder,
@@ -83,6 +86,8 @@ export interface Service {
   /** With model.registry: the serving model's holder (swap()) and the registry it follows. */
   readonly modelServer?: ModelServer;
   readonly modelRegistry?: ModelRegistry;
+  /** Open incidents and incident events (read-only), when output.incidents.enabled. */
+  readonly incidents?: OpenIncidents;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
   stop(): Promise<void>;
 }
@@ -198,6 +203,37 @@ async function start(
   await prepareTopics(admin, config, logger);
   await admin.close();
 
+  const inc = config.output.incidents;
+  const incidents = inc.enabled
+    ? new IncidentStage({
+        topic: inc.topic,
+        gapMs: inc.gapMs,
+        maxOpen: inc.maxOpen,
+        maxEventIds: inc.maxEventIds,
+        maxFeatures: inc.maxFeatures,
+        encode: (e) => output.incident(e),
+        metrics,
+        logger,
+        ...(inc.recover
+          ? {
+              recover: (parts) =>
+                readIncidents(
+                  transport,
+                  inc.topic,
+                  (v) => output.decodeIncident(v),
+                  parts,
+                  (err) =>
+                    logger.warn(
+                      { err, topic: inc.topic },
+                      'unreadable record on the incidents topic; skipped',
+                    ),
+                ),
+            }
+          : {}),
+      })
+    : undefined;
+  if (incidents !== undefined) metrics.watchIncidents(incidents, config.input.topics);
+
   const pipeline = new Pipeline(
     {
       topics: config.input.topics,
@@ -241,6 +277,7 @@ async function start(
       logger,
       metrics,
       ...(hooks.onAnomaly === undefined ? {} : { onAnomaly: hooks.onAnomaly }),
+      ...(incidents === undefined ? {} : { incidents }),
     },
   );
   // No await since the scorer was read above: every later swap goes to the pipeline.
@@ -281,6 +318,7 @@ async function start(
     },
     ...(modelServer === undefined ? {} : { modelServer }),
     ...(serving === undefined ? {} : { modelRegistry: serving.registry }),
+    ...(incidents === undefined ? {} : { incidents }),
     stop() {
       stopped ??= (async () => {
         health.stopping = true;
@@ -352,6 +390,7 @@ export async function prepareTopics(
       ['anomaliesTopic', o.anomaliesTopic],
       ['deadLetterTopic', o.deadLetterTopic],
       ['scoresTopic', o.scoresTopic],
+      ['incidents.topic', o.incidents.enabled ? o.incidents.topic : undefined],
     ] as const
   ).filter((e): e is readonly [(typeof e)[0], string] => e[1] !== undefined && !existing.has(e[1]));
   if (outputs.length === 0) return;
@@ -469,7 +508,8 @@ async function artifactModel(
     );
   }
   const pool = await scoringPool(config, detector, threshold);
-  const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
+  const scorer: Scorer | AsyncScorer =
+    pool?.asScorer(detector.identity, 0, detector.activeCalibration) ?? detector;
   return { detector, scorer, pool };
 }
 
@@ -535,7 +575,11 @@ async function codecs(
   const output =
     o.format === 'json'
       ? jsonOutputCodec()
-      : await confluentOutputCodec(client, { anomalies: o.anomaliesTopic, deadLetters: o.deadLetterTopic });
+      : await confluentOutputCodec(client, {
+          anomalies: o.anomaliesTopic,
+          deadLetters: o.deadLetterTopic,
+          ...(o.incidents.enabled ? { incidents: o.incidents.topic } : {}),
+        });
   return { decoder: confluentDecoder(reader, cache, client), output };
 }
 

@@ -3,6 +3,7 @@ import { isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
+import { PostprocessStage, streamEntityKey } from '../../model/postprocess-stage.js';
 import type { AsyncScorer, BatchScores, Scorer } from '../../model/types.js';
 import type { FeatureExtractor } from '../../schemas/features/extractor.js';
 import type { AnomalyEvent } from '../../schemas/types.js';
@@ -15,6 +16,7 @@ import {
   deadLetterFromError,
   deadLetterFromFeatureFailure,
 } from '../events/dead-letter.js';
+import type { IncidentStage } from '../incidents/incident-stage.js';
 import { OffsetTracker, partitionKey } from '../offsets/offset-tracker.js';
 import type {
   Consumer,
@@ -30,6 +32,7 @@ import type {
 import { CommitScheduler, commitPending } from './commit-scheduler.js';
 import type { RecordDecoder } from './decode-stage.js';
 import { deliver, fitToLimit } from './delivery.js';
+import { OrderedTurns, type Turn } from './ordered-turns.js';
 import type { OutputCodec } from './output-codec.js';
 import { buildOutputs, type Item, type Outbound } from './outputs.js';
 import { scoreInChunks } from './scoring.js';
@@ -38,7 +41,7 @@ import { produceInTransaction } from './transactional.js';
 /**
  * The detection pipeline: the one place that orders the stages.
  *
- *   consume → decode → features → micro-batch → score → build events → produce → ack → commit
+ *   consume → decode → features → micro-batch → score → post-process → build events → produce → ack → commit
  *
  * Delivery (at-least-once): a record is tracked from fetch until every output it caused (anomaly event, score,
  * dead letter) is acknowledged by the broker; only a contiguous acknowledged prefix of a partition is ever
@@ -110,6 +113,8 @@ export interface PipelineDeps {
   readonly clock?: Clock;
   /** Called for each anomaly once its event is acknowledged (the demo prints them). */
   readonly onAnomaly?: (event: AnomalyEvent) => void;
+  /** Incidents (connector/incidents): their events go out with each batch's outputs. */
+  readonly incidents?: IncidentStage;
 }
 
 export interface PipelineStats {
@@ -156,6 +161,8 @@ export class Pipeline {
   private readonly partitions = new Map<string, TopicPartition>();
   private readonly ready: Batch<Item>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Batches start in fetch order and take a turn; the incident step runs in turn order (ordered-turns.ts). */
+  private readonly incidentTurns = new OrderedTurns();
   private scorer: Scorer | AsyncScorer;
   private matrix: Float32Array;
   private consumer: Consumer | undefined;
@@ -164,6 +171,12 @@ export class Pipeline {
   private readonly commits: CommitScheduler;
   /** In-thread scorings run one after another (see scoring.ts); this is the tail of that queue. */
   private scoringTail: Promise<unknown> = Promise.resolve();
+  /**
+   * Per-entity score post-processing (model/postprocess-stage.ts), when the scorer's calibration has it. Owned
+   * here, not by the model, so a swap keeps it; batches take their turn at it in dispatch order.
+   */
+  private readonly post = new PostprocessStage();
+  private readonly postTurns = new OrderedTurns();
   private failure: unknown;
   private stopping = false;
 
@@ -189,6 +202,7 @@ export class Pipeline {
       intervalMs: options.commitIntervalMs ?? 100,
       commit: () => this.commitNow(),
     });
+    deps.metrics?.watchPostprocessState(this.post);
   }
 
   /**
@@ -441,8 +455,18 @@ export class Pipeline {
   }
 
   private async process(batch: Batch<Item>): Promise<void> {
+    // Taken before the first await: process() is called in the order batches were formed.
+    const turn = this.deps.incidents === undefined ? undefined : this.incidentTurns.take();
+    try {
+      await this.processInTurn(batch, turn);
+    } finally {
+      turn?.release();
+    }
+  }
+
+  private async processInTurn(batch: Batch<Item>, turn: Turn | undefined): Promise<void> {
     if (this.failure !== undefined) return;
-    const { output, metrics, onAnomaly } = this.deps;
+    const { output, metrics, onAnomaly, incidents } = this.deps;
     const scorer = this.scorer;
     const items = batch.items.map((i) => i.value);
     const o = this.opts;
@@ -465,10 +489,23 @@ export class Pipeline {
       });
     });
     const n = scoredItems.length;
+    // After the batches fetched before this one, whichever finished scoring first.
+    const incident =
+      incidents === undefined || turn === undefined
+        ? undefined
+        : await turn.ready.then(() => {
+            // The turn ends with the step, not with the batch: the next batch need not wait for this one's sends.
+            try {
+              return incidents.observe(scoredItems, events, this.clock.now());
+            } finally {
+              turn.release();
+            }
+          });
+    const all = incident === undefined ? outbounds : [...outbounds, ...incident.outbounds];
 
-    if (this.txProducer !== undefined) await this.produceTransactionally(batch, outbounds);
+    if (this.txProducer !== undefined) await this.produceTransactionally(batch, all);
     else {
-      await this.produce(outbounds);
+      await this.produce(all);
       this.acknowledge(batch);
       this.commits.request();
     }
@@ -488,12 +525,18 @@ export class Pipeline {
     this.stats.anomalies += events.length;
     this.stats.batches++;
     if (onAnomaly !== undefined) for (const e of events) onAnomaly(e);
+    if (incident !== undefined) incidents?.published(incident.events);
   }
 
   /**
    * Gathers the scorable rows into one matrix and scores them. In-thread scorers take turns (one scoring at a
    * time, each starting on a fresh turn of the event loop and yielding between chunks), so batches in flight
    * together never hold the thread back to back; they share one matrix, which taking turns makes safe.
+   *
+   * Post-processing (when the scorer's calibration has it) runs after the raw scores are back, in dispatch
+   * order: a batch takes its turn before its first await and waits for it once scored, so a worker finishing
+   * batches out of order cannot reorder an entity's records. Every row is then explained ('all'): which rows
+   * are anomalies is known only after post-processing, so the scorer's own choice of rows would be wrong.
    */
   private async score<T>(
     scorer: Scorer | AsyncScorer,
@@ -503,33 +546,48 @@ export class Pipeline {
   ): Promise<T> {
     const d = this.deps.extractor.width;
     const isAsync = 'scoreAsync' in scorer;
+    const calibration = scorer.activeCalibration?.postprocess ? scorer.activeCalibration : undefined;
     const run = async () => {
-      // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
-      const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
-      const scoredItems: Item[] = [];
-      const entities: string[] = [];
-      for (const item of items) {
-        const src = item.rows;
-        if (src === null) continue;
-        // A plain loop, not set(subarray()): a view per row is an allocation per record.
-        const from = item.row * d;
-        const to = scoredItems.length * d;
-        for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
-        scoredItems.push(item);
-        entities.push(item.entity);
+      // Taken before the first await, so turns follow dispatch order (ordered-turns.ts).
+      const turn = calibration ? this.postTurns.take() : undefined;
+      try {
+        // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
+        const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
+        const scoredItems: Item[] = [];
+        const entities: string[] = [];
+        for (const item of items) {
+          const src = item.rows;
+          if (src === null) continue;
+          // A plain loop, not set(subarray()): a view per row is an allocation per record.
+          const from = item.row * d;
+          const to = scoredItems.length * d;
+          for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
+          scoredItems.push(item);
+          entities.push(item.entity);
+        }
+        const n = scoredItems.length;
+        if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
+        const explain = calibration ? 'all' : 'anomalies';
+        const t0 = performance.now();
+        let scores: BatchScores = isAsync
+          ? await scorer.scoreAsync(matrix, n, entities, { explain })
+          : await scoreInChunks(scorer, matrix, n, d, entities, {
+              explain,
+              chunkRows: this.opts.scoreChunkRows ?? 2048,
+            });
+        if (calibration && turn) {
+          await turn.ready;
+          const keys = scoredItems.map((i) =>
+            streamEntityKey(partitionKey(i.record.topic, i.record.partition), i.entity),
+          );
+          scores = this.post.apply(scores, keys, entities, calibration);
+        }
+        this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
+        this.deps.metrics?.recordScores(scores, n);
+        return use({ items: scoredItems, scores, rows: matrix });
+      } finally {
+        turn?.release();
       }
-      const n = scoredItems.length;
-      if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
-      const t0 = performance.now();
-      const scores: BatchScores = isAsync
-        ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
-        : await scoreInChunks(scorer, matrix, n, d, entities, {
-            explain: 'anomalies',
-            chunkRows: this.opts.scoreChunkRows ?? 2048,
-          });
-      this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
-      this.deps.metrics?.recordScores(scores, n);
-      return use({ items: scoredItems, scores, rows: matrix });
     };
     if (isAsync) return run();
     const turn = this.scoringTail.then(async () => {
@@ -631,7 +689,7 @@ export class Pipeline {
 
   // ------------------------------------------------------------------ rebalance and failure
 
-  private onAssigned(parts: readonly TopicPartition[]): void {
+  private async onAssigned(parts: readonly TopicPartition[]): Promise<void> {
     for (const p of parts) {
       const key = partitionKey(p.topic, p.partition);
       this.tracker.assign(p.topic, p.partition);
@@ -639,6 +697,9 @@ export class Pipeline {
       this.partitions.set(key, p);
     }
     this.log.info({ partitions: parts.map((p) => `${p.topic}:${p.partition}`) }, 'partitions assigned');
+    // Before the partitions' first record (the transports deliver none until this hook settles): their open
+    // incidents, read back from the incidents topic.
+    await this.deps.incidents?.assigned(parts);
   }
 
   private async onRevoked(
@@ -656,7 +717,9 @@ export class Pipeline {
       this.tracker.revoke(p.topic, p.partition);
       this.batcher.revoke(key);
       this.deps.extractor.forgetStream(key);
+      this.post.forgetStream(key);
       this.partitions.delete(key);
+      this.deps.incidents?.revoked([p]);
       this.epochs.delete(key);
       this.deps.metrics?.removePartition(p.topic, p.partition);
     }

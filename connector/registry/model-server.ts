@@ -206,13 +206,23 @@ export class ModelServer {
     if (this.served === undefined && this.options.createPool !== undefined) {
       this.pool = await this.options.createPool(detector);
       if (this.pool !== undefined) {
-        return { detector, version, generation: 0, scorer: this.pool.asScorer(detector.identity, 0) };
+        return {
+          detector,
+          version,
+          generation: 0,
+          scorer: this.pool.asScorer(detector.identity, 0, detector.activeCalibration),
+        };
       }
     }
     if (this.pool !== undefined) {
       // The scoring workers' load message: each builds the new model beside the old one.
       const generation = await this.pool.load(detectorSource(detector));
-      return { detector, version, generation, scorer: this.pool.asScorer(detector.identity, generation) };
+      return {
+        detector,
+        version,
+        generation,
+        scorer: this.pool.asScorer(detector.identity, generation, detector.activeCalibration),
+      };
     }
     return { detector, version, scorer: detector };
   }

@@ -9,7 +9,9 @@ import type { ErrorCode } from '../errors.js';
  */
 
 export type PipelineStage = 'decode' | 'features' | 'score' | 'emit';
-export type OutputKind = 'anomalies' | 'scores' | 'dead_letters';
+export type OutputKind = 'anomalies' | 'scores' | 'dead_letters' | 'incidents';
+/** Incident severity bands (connector/incidents): the band of the anomaly that opened it, or of its peak. */
+export type IncidentBand = 'LOW' | 'MEDIUM' | 'HIGH';
 export type BatchCloseReason = 'records' | 'bytes' | 'linger' | 'flush' | 'idle';
 
 export interface MetricsOptions {
@@ -40,7 +42,7 @@ export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export const SCORE_RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 100];
 // Severity is 0 at the threshold and rises by 1/3 per tenfold drop of the tail probability (docs/models.md).
 export const SEVERITY_BUCKETS = [0, 0.05, 0.1, 0.2, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1];
-const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters'];
+const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters', 'incidents'];
 /** Why a promoted registry version was not served: a fixed set, so the label stays low-cardinality. */
 export const MODEL_REFUSAL_REASONS = [
   'digest',
@@ -51,11 +53,56 @@ export const MODEL_REFUSAL_REASONS = [
   'load_failed',
 ] as const;
 export type ModelRefusalReason = (typeof MODEL_REFUSAL_REASONS)[number];
+const INCIDENT_BANDS: readonly IncidentBand[] = ['LOW', 'MEDIUM', 'HIGH'];
 
 /** What the features stage reports of its per-entity temporal state. */
 export interface EntityStateCounts {
   readonly size: number;
   readonly evicted: number;
+}
+
+/** What the incident stage reports of its open incidents, read at scrape time. */
+export interface OpenIncidentCounts {
+  openCounts(): ReadonlyMap<string, ReadonlyMap<IncidentBand, number>>;
+}
+
+/**
+ * Bounded per-entity state as two series read at scrape time: `<name>` (entities held) and
+ * `<name>_evicted_total` (evictions). The counter is advanced by the growth of the source's own count, so a
+ * new source (watch) starts from its own zero and the counter never goes down.
+ */
+class EntityStateMetrics {
+  readonly held: Gauge;
+  readonly evicted: Counter;
+  private source: EntityStateCounts | undefined;
+  private reported = 0;
+
+  constructor(registers: Registry[], names: { name: string; help: string; evictedHelp: string }) {
+    this.held = new Gauge({
+      name: names.name,
+      help: names.help,
+      registers,
+      collect: () => {
+        if (this.source !== undefined) this.held.set(this.source.size);
+      },
+    });
+    this.evicted = new Counter({
+      name: `${names.name}_evicted_total`,
+      help: names.evictedHelp,
+      registers,
+      collect: () => {
+        const s = this.source;
+        if (s === undefined || s.evicted <= this.reported) return;
+        this.evicted.inc(s.evicted - this.reported);
+        this.reported = s.evicted;
+      },
+    });
+  }
+
+  watch(counts: EntityStateCounts): void {
+    this.source = counts;
+    this.reported = 0;
+  }
 }
 
 export class VigilMetrics {
@@ -85,8 +132,16 @@ export class VigilMetrics {
   readonly modelRefusals: Counter<'reason'>;
   readonly featureEntities: Gauge;
   readonly featureEntitiesEvicted: Counter;
-  private entityState: EntityStateCounts | undefined;
-  private evictedReported = 0;
+  readonly incidentsOpen: Gauge<'topic' | 'band'>;
+  readonly incidentsOpened: Counter<'topic' | 'band'>;
+  readonly incidentsClosed: Counter<'topic' | 'reason'>;
+  readonly incidentsRecovered: Counter;
+  private incidentSource: OpenIncidentCounts | undefined;
+  private incidentTopics: readonly string[] = [];
+  readonly postprocessEntities: Gauge;
+  readonly postprocessEntitiesEvicted: Counter;
+  private readonly featureState: EntityStateMetrics;
+  private readonly postprocessState: EntityStateMetrics;
 
   constructor(
     readonly registry: Registry,
@@ -238,33 +293,93 @@ export class VigilMetrics {
     for (const reason of MODEL_REFUSAL_REASONS) this.modelRefusals.inc({ reason }, 0);
     for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
     for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
-    // Read at scrape time from the extractor's counts: nothing on the hot path.
-    this.featureEntities = new Gauge({
+    // Read at scrape time from the extractor's and the post-processing stage's counts: nothing on the hot path.
+    this.featureState = new EntityStateMetrics(registers, {
       name: 'vigil_feature_entities',
       help: 'Entities whose recent readings the features stage holds for temporal features.',
+      evictedHelp:
+        'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
+    });
+    this.featureEntities = this.featureState.held;
+    this.featureEntitiesEvicted = this.featureState.evicted;
+    this.postprocessState = new EntityStateMetrics(registers, {
+      name: 'vigil_postprocess_entities',
+      help: 'Entities whose score post-processing state (smoothed score, likelihood statistics) is held.',
+      evictedHelp:
+        'Entities dropped from the score post-processing state for room (least recently seen first); each starts again in warm-up.',
+    });
+    this.incidentsOpen = new Gauge({
+      name: 'vigil_incidents_open',
+      help: 'Incidents open on this replica, by input topic and band of their peak severity (low, medium, high).',
+      labelNames: ['topic', 'band'],
       registers,
       collect: () => {
-        if (this.entityState !== undefined) this.featureEntities.set(this.entityState.size);
+        const source = this.incidentSource;
+        if (source === undefined) return;
+        this.incidentsOpen.reset();
+        const counts = source.openCounts();
+        for (const topic of new Set([...this.incidentTopics, ...counts.keys()])) {
+          for (const band of INCIDENT_BANDS) {
+            this.incidentsOpen.set({ topic, band: band.toLowerCase() }, counts.get(topic)?.get(band) ?? 0);
+          }
+        }
       },
     });
-    this.featureEntitiesEvicted = new Counter({
-      name: 'vigil_feature_entities_evicted_total',
-      help: 'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
+    this.incidentsOpened = new Counter({
+      name: 'vigil_incidents_opened_total',
+      help: 'Incidents opened, by input topic and band of the severity of the anomaly that opened them (low, medium, high).',
+      labelNames: ['topic', 'band'],
       registers,
-      collect: () => {
-        const s = this.entityState;
-        if (s === undefined || s.evicted <= this.evictedReported) return;
-        this.featureEntitiesEvicted.inc(s.evicted - this.evictedReported);
-        this.evictedReported = s.evicted;
-      },
     });
+    this.incidentsClosed = new Counter({
+      name: 'vigil_incidents_closed_total',
+      help: 'Incidents closed, by input topic and reason: gap (quiet for output.incidents.gapMs of event time) or evicted (over output.incidents.maxOpen).',
+      labelNames: ['topic', 'reason'],
+      registers,
+    });
+    this.incidentsRecovered = new Counter({
+      name: 'vigil_incidents_recovered_total',
+      help: 'Open incidents read back from the incidents topic on partition assignment (restart, rebalance).',
+      registers,
+    });
+    this.postprocessEntities = this.postprocessState.held;
+    this.postprocessEntitiesEvicted = this.postprocessState.evicted;
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
   /** Exports the temporal feature state's counts (the extractor's), read at each scrape. */
   watchEntityState(counts: EntityStateCounts): void {
-    this.entityState = counts;
-    this.evictedReported = 0;
+    this.featureState.watch(counts);
+  }
+
+  /** Exports the score post-processing stage's counts (the pipeline's), read at each scrape. */
+  watchPostprocessState(counts: EntityStateCounts): void {
+    this.postprocessState.watch(counts);
+  }
+
+  /**
+   * Exports the incident stage's open incidents (read at each scrape) and starts the opened and closed counters
+   * of the input topics at 0, so the first incident is an increase an alert can see rather than a new series.
+   */
+  watchIncidents(source: OpenIncidentCounts, topics: readonly string[]): void {
+    this.incidentSource = source;
+    this.incidentTopics = [...topics];
+    for (const topic of topics) {
+      for (const band of INCIDENT_BANDS) this.incidentsOpened.inc({ topic, band: band.toLowerCase() }, 0);
+      for (const reason of ['gap', 'evicted']) this.incidentsClosed.inc({ topic, reason }, 0);
+    }
+  }
+
+  incidentOpened(topic: string, band: IncidentBand): void {
+    this.incidentsOpened.inc({ topic, band: band.toLowerCase() });
+  }
+
+  incidentClosed(topic: string, reason: 'GAP' | 'EVICTED'): void {
+    this.incidentsClosed.inc({ topic, reason: reason.toLowerCase() });
+  }
+
+  incidentsRecoveredCount(count: number): void {
+    if (count > 0) this.incidentsRecovered.inc(count);
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {
