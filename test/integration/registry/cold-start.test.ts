@@ -150,14 +150,14 @@ describe('cold start from the input topic history', () => {
     );
     expect(scored.length).toBeGreaterThanOrEqual(HISTORY);
     expect(anomalous).toBeGreaterThan(0);
-    // Detecting, judged per record with temporal features off: spikes and level shifts move a reading off the
-    // normal manifold and are what a row-wise model must catch; a stuck sensor holds a plausible value and a slow
-    // drift starts inside the normal range, so those are counted in the overall figure only. False alarms stay
-    // below the trimmed share (the default contamination 0.05).
-    const visible = ['spike', 'level_shift'].map((k) => byKind.get(k) ?? { flagged: 0, of: 0 });
+    // Detecting, judged per record with temporal features off: a stuck sensor holds its last, plausible value,
+    // which no row-wise model can tell from a reading, so it counts in the overall figure only; every other kind
+    // (spike, level shift, slow drift, broken correlation) moves the reading off the normal manifold. False
+    // alarms stay below the trimmed share (the default contamination 0.05).
+    const visible = [...byKind].filter(([kind]) => kind !== 'stuck_sensor').map(([, k]) => k);
     const visibleOf = visible.reduce((a, k) => a + k.of, 0);
     expect(visibleOf).toBeGreaterThan(0);
-    expect(visible.reduce((a, k) => a + k.flagged, 0) / visibleOf).toBeGreaterThan(0.5);
+    expect(visible.reduce((a, k) => a + k.flagged, 0) / visibleOf).toBeGreaterThan(0.6);
     expect(falseRate).toBeLessThan(0.05);
     expect(recall).toBeGreaterThan(10 * falseRate);
   }, 600_000);
