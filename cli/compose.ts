@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
+import { liveRoutes } from '../connector/live/live-http.js';
+import { LiveView } from '../connector/live/live-view.js';
 import {
   confluentDecoder,
   plainAvroDecoder,
@@ -76,6 +78,8 @@ export interface Service {
   readonly registry: Registry;
   readonly extractor: FeatureExtractor;
   readonly scorer: Scorer | AsyncScorer;
+  /** The live view's feed when `ui.enabled` (the incident tracker publishes to its onIncident). */
+  readonly live: LiveView | undefined;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
   stop(): Promise<void>;
 }
@@ -114,7 +118,10 @@ async function start(
   const registry = new Registry();
   const metrics = new VigilMetrics(registry, { processMetrics: true });
   const health = new Health();
-  const server = config.metrics.enabled ? await serveMetrics(registry, health, config, logger) : undefined;
+  const live = liveView(config);
+  const server = config.metrics.enabled
+    ? await serveMetrics(registry, health, config, logger, live && liveRoutes(live, config.ui.path))
+    : undefined;
   if (server !== undefined) opened.push(() => closeServer(server));
 
   const backend = await initBackend({ preference: config.model.backend, logger });
@@ -202,7 +209,8 @@ async function start(
       output,
       logger,
       metrics,
-      ...(hooks.onAnomaly === undefined ? {} : { onAnomaly: hooks.onAnomaly }),
+      ...anomalyListeners(hooks.onAnomaly, live),
+      ...(live === undefined ? {} : { onScores: (s, at) => live.onScores(s, at) }),
     },
   );
   // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
@@ -215,7 +223,9 @@ async function start(
     health.failed = true;
   });
   const lagTimer = setInterval(() => {
-    for (const l of pipelineLag(pipeline)) metrics.setLag(l.topic, l.partition, l.lag);
+    const lag = pipelineLag(pipeline);
+    for (const l of lag) metrics.setLag(l.topic, l.partition, l.lag);
+    live?.onLag(lag);
   }, 5_000);
   lagTimer.unref();
   logger.info(
@@ -231,6 +241,7 @@ async function start(
     registry,
     extractor,
     scorer,
+    live,
     stop() {
       stopped ??= (async () => {
         health.stopping = true;
@@ -355,6 +366,32 @@ function explainSilentJoin(pipeline: Pipeline, config: VigilConfig, logger: Logg
   return timer;
 }
 
+/** The live view when `ui.enabled`: bounded in-memory buffers the page's JSON is answered from. */
+function liveView(config: VigilConfig): LiveView | undefined {
+  if (!config.ui.enabled) return undefined;
+  return new LiveView({
+    historySeconds: config.ui.historySeconds,
+    maxAnomalies: config.ui.maxAnomalies,
+    // INTERIM: until the incident tracker (issue #13 item 1) publishes to live.onIncident, the view groups an
+    // entity's anomalies itself. Remove this option when wiring the tracker.
+    interimIncidents: { idleCloseMs: 10_000, maxOpen: 200 },
+  });
+}
+
+function anomalyListeners(
+  hook: ((event: AnomalyEvent) => void) | undefined,
+  live: LiveView | undefined,
+): { onAnomaly?: (event: AnomalyEvent) => void } {
+  if (live === undefined) return hook === undefined ? {} : { onAnomaly: hook };
+  if (hook === undefined) return { onAnomaly: (e) => live.onAnomaly(e) };
+  return {
+    onAnomaly: (e) => {
+      hook(e);
+      live.onAnomaly(e);
+    },
+  };
+}
+
 /** What /healthz and /readyz answer from. */
 class Health {
   pipeline: Pipeline | undefined;
@@ -460,9 +497,11 @@ async function serveMetrics(
   health: Health,
   config: VigilConfig,
   logger: Logger,
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<Server> {
   const { host, port, path } = config.metrics;
   const server = createServer((req, res) => {
+    if (extraRoutes?.(req, res)) return;
     const text = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(`${body}\n`);
@@ -501,5 +540,7 @@ async function serveMetrics(
   });
   server.unref();
   logger.info({ url: `http://${host}:${port}${path}` }, 'metrics endpoint up');
+  if (extraRoutes !== undefined)
+    logger.info({ url: `http://${host}:${port}${config.ui.path}` }, 'live view up');
   return server;
 }

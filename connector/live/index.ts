@@ -1,0 +1,4 @@
+export * from './interim-incidents.js';
+export * from './live-feed.js';
+export * from './live-http.js';
+export * from './live-view.js';
