@@ -158,6 +158,7 @@ async function start(
   // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
   const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
   metrics.setModel(detector.identity.id, detector.identity.version, backend.name, inForce);
+  live?.onModel({ id: detector.identity.id, version: detector.identity.version, backend: backend.name });
   const { decoder, output } = await codecs(config, reader);
 
   const transport = createTransport(config.kafka.transport, transportOptions(config), logger);

@@ -47,8 +47,24 @@ export interface LiveAnomaly {
   readonly top: readonly { feature: string; share: number; value: number; expected: number }[];
 }
 
+/** An incident as the page shows it: wall-clock times of its first and latest change place it on the chart. */
+export type ShownIncident<S extends 'open' | 'closed'> = LiveIncident & {
+  readonly state: S;
+  readonly firstSeenAt: number;
+  readonly lastSeenAt: number;
+};
+
+/** The model scoring, as the service reports it once loaded. */
+export interface LiveModel {
+  readonly id: string;
+  readonly version: string;
+  readonly backend: string;
+}
+
 export interface LiveSnapshot {
   readonly now: number;
+  /** Null until the service reports its model. */
+  readonly model: LiveModel | null;
   readonly historySeconds: number;
   /** The latest threshold in force, or null before anything was scored. */
   readonly threshold: number | null;
@@ -61,13 +77,19 @@ export interface LiveSnapshot {
   readonly lag: { readonly total: number | null; readonly partitions: readonly PartitionLag[] };
   readonly anomalies: readonly LiveAnomaly[];
   readonly incidents: {
-    readonly open: readonly (LiveIncident & { readonly state: 'open' })[];
-    readonly closed: readonly (LiveIncident & { readonly state: 'closed' })[];
+    readonly open: readonly ShownIncident<'open'>[];
+    readonly closed: readonly ShownIncident<'closed'>[];
   };
 }
 
 /** Seconds over which the throughput figure is averaged (complete seconds only). */
 const RATE_WINDOW_S = 5;
+
+interface Seen {
+  readonly incident: LiveIncident;
+  readonly firstSeenAt: number;
+  readonly lastSeenAt: number;
+}
 const MIN_SCORE = 1e-12;
 
 export class LiveView implements LiveFeed {
@@ -88,8 +110,9 @@ export class LiveView implements LiveFeed {
   private scored = 0;
   private anomalyTotal = 0;
   private readonly recent: LiveAnomaly[] = [];
-  private readonly open = new Map<string, LiveIncident>();
-  private readonly closed: LiveIncident[] = [];
+  private readonly open = new Map<string, Seen>();
+  private readonly closed: Seen[] = [];
+  private model: LiveModel | null = null;
   private lag: readonly PartitionLag[] = [];
   private readonly grouper: InterimIncidentGrouper | undefined;
 
@@ -174,16 +197,22 @@ export class LiveView implements LiveFeed {
   }
 
   onIncident(change: IncidentChange, incident: LiveIncident): void {
+    const now = this.now();
+    const firstSeenAt = this.open.get(incident.id)?.firstSeenAt ?? now;
+    const seen = { incident, firstSeenAt, lastSeenAt: now };
+    this.open.delete(incident.id);
     if (change === 'close') {
-      this.open.delete(incident.id);
-      this.closed.unshift(incident);
+      this.closed.unshift(seen);
       if (this.closed.length > this.maxClosed) this.closed.length = this.maxClosed;
       return;
     }
     // An update for an incident not seen open (the view started after it opened) shows it as open.
-    this.open.delete(incident.id);
-    this.open.set(incident.id, incident);
+    this.open.set(incident.id, seen);
     if (this.open.size > this.maxOpen) this.open.delete(this.open.keys().next().value as string);
+  }
+
+  onModel(model: LiveModel): void {
+    this.model = { ...model };
   }
 
   onLag(partitions: readonly PartitionLag[]): void {
@@ -214,6 +243,7 @@ export class LiveView implements LiveFeed {
     const lagTotal = this.lag.length === 0 ? null : this.lag.reduce((sum, p) => sum + p.lag, 0);
     return {
       now,
+      model: this.model,
       historySeconds: this.history,
       threshold: this.latestThreshold,
       series,
@@ -225,9 +255,13 @@ export class LiveView implements LiveFeed {
       lag: { total: lagTotal, partitions: this.lag },
       anomalies: this.recent,
       incidents: {
-        open: [...this.open.values()].reverse().map((i) => ({ ...i, state: 'open' as const })),
-        closed: this.closed.map((i) => ({ ...i, state: 'closed' as const })),
+        open: [...this.open.values()].reverse().map((s) => shown(s, 'open' as const)),
+        closed: this.closed.map((s) => shown(s, 'closed' as const)),
       },
     };
   }
+}
+
+function shown<S extends 'open' | 'closed'>(s: Seen, state: S): ShownIncident<S> {
+  return { ...s.incident, state, firstSeenAt: s.firstSeenAt, lastSeenAt: s.lastSeenAt };
 }

@@ -108,5 +108,15 @@ describe('LiveView', () => {
     s = v.snapshot();
     expect(s.incidents.open).toEqual([]);
     expect(s.incidents.closed.map((i) => i.entity).sort()).toEqual(['pump-1', 'pump-2']);
+    // Wall-clock span from its open to its last change: where the page draws the incident's band.
+    const pump1 = s.incidents.closed.find((i) => i.entity === 'pump-1')!;
+    expect([pump1.firstSeenAt, pump1.lastSeenAt]).toEqual([0, 1_600]);
+  });
+
+  it('reports the model the service said it scores with, null before', () => {
+    const v = view({ t: 0 });
+    expect(v.snapshot().model).toBeNull();
+    v.onModel({ id: 'sensor-dense', version: '3', backend: 'wasm' });
+    expect(v.snapshot().model).toEqual({ id: 'sensor-dense', version: '3', backend: 'wasm' });
   });
 });
