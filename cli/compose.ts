@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
+import { IncidentStage } from '../connector/incidents/incident-stage.js';
+import type { OpenIncidents } from '../connector/incidents/open-incidents.js';
+import { readIncidents } from '../connector/incidents/recovery.js';
 import { liveRoutes } from '../connector/live/live-http.js';
 import { LiveView } from '../connector/live/live-view.js';
 import {
@@ -78,8 +81,10 @@ export interface Service {
   readonly registry: Registry;
   readonly extractor: FeatureExtractor;
   readonly scorer: Scorer | AsyncScorer;
-  /** The live view's feed when `ui.enabled` (the incident tracker publishes to its onIncident). */
+  /** The live view's feed when `ui.enabled`. */
   readonly live: LiveView | undefined;
+  /** Open incidents and incident events (read-only), when output.incidents.enabled. */
+  readonly incidents?: OpenIncidents;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
   stop(): Promise<void>;
 }
@@ -169,6 +174,37 @@ async function start(
   await prepareTopics(admin, config, logger);
   await admin.close();
 
+  const inc = config.output.incidents;
+  const incidents = inc.enabled
+    ? new IncidentStage({
+        topic: inc.topic,
+        gapMs: inc.gapMs,
+        maxOpen: inc.maxOpen,
+        maxEventIds: inc.maxEventIds,
+        maxFeatures: inc.maxFeatures,
+        encode: (e) => output.incident(e),
+        metrics,
+        logger,
+        ...(inc.recover
+          ? {
+              recover: (parts) =>
+                readIncidents(
+                  transport,
+                  inc.topic,
+                  (v) => output.decodeIncident(v),
+                  parts,
+                  (err) =>
+                    logger.warn(
+                      { err, topic: inc.topic },
+                      'unreadable record on the incidents topic; skipped',
+                    ),
+                ),
+            }
+          : {}),
+      })
+    : undefined;
+  if (incidents !== undefined) metrics.watchIncidents(incidents, config.input.topics);
+
   const pipeline = new Pipeline(
     {
       topics: config.input.topics,
@@ -212,6 +248,7 @@ async function start(
       metrics,
       ...anomalyListeners(hooks.onAnomaly, live),
       ...(live === undefined ? {} : { onScores: (s, at) => live.onScores(s, at) }),
+      ...(incidents === undefined ? {} : { incidents }),
     },
   );
   // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
@@ -243,6 +280,7 @@ async function start(
     extractor,
     scorer,
     live,
+    ...(incidents === undefined ? {} : { incidents }),
     stop() {
       stopped ??= (async () => {
         health.stopping = true;
@@ -311,6 +349,7 @@ export async function prepareTopics(
       ['anomaliesTopic', o.anomaliesTopic],
       ['deadLetterTopic', o.deadLetterTopic],
       ['scoresTopic', o.scoresTopic],
+      ['incidents.topic', o.incidents.enabled ? o.incidents.topic : undefined],
     ] as const
   ).filter((e): e is readonly [(typeof e)[0], string] => e[1] !== undefined && !existing.has(e[1]));
   if (outputs.length === 0) return;
@@ -489,7 +528,11 @@ async function codecs(
   const output =
     o.format === 'json'
       ? jsonOutputCodec()
-      : await confluentOutputCodec(client, { anomalies: o.anomaliesTopic, deadLetters: o.deadLetterTopic });
+      : await confluentOutputCodec(client, {
+          anomalies: o.anomaliesTopic,
+          deadLetters: o.deadLetterTopic,
+          ...(o.incidents.enabled ? { incidents: o.incidents.topic } : {}),
+        });
   return { decoder: confluentDecoder(reader, cache, client), output };
 }
 

@@ -5,7 +5,13 @@ import { VigilError } from '../core/errors.js';
 import { type AvroSchema, type AvroType, parseSchema } from './avro.js';
 
 /** The schemas Vigil ships, by file stem (`schemas/<name>.avsc`). */
-export const SCHEMA_NAMES = ['sensor_reading', 'card_transaction', 'anomaly_event', 'dead_letter'] as const;
+export const SCHEMA_NAMES = [
+  'sensor_reading',
+  'card_transaction',
+  'anomaly_event',
+  'dead_letter',
+  'incident_event',
+] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -126,3 +126,31 @@ export interface DeadLetter {
   failed_at: number;
   details: Record<string, string>;
 }
+
+export type IncidentEventKind = 'OPEN' | 'UPDATE' | 'CLOSE';
+export type SeverityBand = 'LOW' | 'MEDIUM' | 'HIGH';
+export type IncidentCloseReason = 'GAP' | 'EVICTED';
+
+/** schemas/incident_event.avsc */
+export interface IncidentEvent {
+  incident_id: string;
+  kind: IncidentEventKind;
+  sequence: number;
+  entity: string;
+  source_topic: string;
+  source_partition: number;
+  start: number;
+  end: number;
+  first_offset: number;
+  last_offset: number;
+  count: number;
+  peak_severity: number;
+  severity_band: SeverityBand;
+  peak_score: number;
+  top_features: { feature: string; contribution: number }[];
+  event_ids: string[];
+  model: { id: string; version: string };
+  close_reason: IncidentCloseReason | null;
+  opened_at: number;
+  updated_at: number;
+}

@@ -38,7 +38,7 @@ run_step() {
   banner "$name: $*"
   "$@"
   rc=$?
-  printf -v "${name}_rc" '%s' "$rc"
+  printf -v "${name//-/_}_rc" '%s' "$rc"
   names+=("$name")
   times+=($((SECONDS - t0)))
   if ((rc == 0)); then

@@ -15,6 +15,8 @@ import {
   deadLetterFromError,
   deadLetterFromFeatureFailure,
 } from '../events/dead-letter.js';
+import { InOrder, type Ticket } from '../incidents/in-order.js';
+import type { IncidentStage } from '../incidents/incident-stage.js';
 import { OffsetTracker, partitionKey } from '../offsets/offset-tracker.js';
 import type {
   Consumer,
@@ -112,6 +114,8 @@ export interface PipelineDeps {
   readonly onAnomaly?: (event: AnomalyEvent) => void;
   /** Called with each batch's scores once its outputs are acknowledged (the live view, connector/live). */
   readonly onScores?: (scores: BatchScores, at: number) => void;
+  /** Incidents (connector/incidents): their events go out with each batch's outputs. */
+  readonly incidents?: IncidentStage;
 }
 
 export interface PipelineStats {
@@ -158,6 +162,8 @@ export class Pipeline {
   private readonly partitions = new Map<string, TopicPartition>();
   private readonly ready: Batch<Item>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Batches start in fetch order and take a ticket; the incident step runs in ticket order (in-order.ts). */
+  private readonly incidentOrder = new InOrder();
   private scorer: Scorer | AsyncScorer;
   private matrix: Float32Array;
   private consumer: Consumer | undefined;
@@ -437,8 +443,18 @@ export class Pipeline {
   }
 
   private async process(batch: Batch<Item>): Promise<void> {
+    // Taken before the first await: process() is called in the order batches were formed.
+    const turn = this.deps.incidents === undefined ? undefined : this.incidentOrder.ticket();
+    try {
+      await this.processInTurn(batch, turn);
+    } finally {
+      turn?.release();
+    }
+  }
+
+  private async processInTurn(batch: Batch<Item>, turn: Ticket | undefined): Promise<void> {
     if (this.failure !== undefined) return;
-    const { output, metrics, onAnomaly, onScores } = this.deps;
+    const { output, metrics, onAnomaly, onScores, incidents } = this.deps;
     const scorer = this.scorer;
     const items = batch.items.map((i) => i.value);
     const o = this.opts;
@@ -463,10 +479,16 @@ export class Pipeline {
       });
     });
     const n = scoredItems.length;
+    // After the batches fetched before this one, whichever finished scoring first.
+    const incident =
+      incidents === undefined || turn === undefined
+        ? undefined
+        : await turn.run(() => incidents.observe(scoredItems, events, this.clock.now()));
+    const all = incident === undefined ? outbounds : [...outbounds, ...incident.outbounds];
 
-    if (this.txProducer !== undefined) await this.produceTransactionally(batch, outbounds);
+    if (this.txProducer !== undefined) await this.produceTransactionally(batch, all);
     else {
-      await this.produce(outbounds);
+      await this.produce(all);
       this.acknowledge(batch);
       this.commits.request();
     }
@@ -487,6 +509,7 @@ export class Pipeline {
     this.stats.batches++;
     if (onScores !== undefined && batchScores !== null) onScores(batchScores, ackedAt);
     if (onAnomaly !== undefined) for (const e of events) onAnomaly(e);
+    if (incident !== undefined) incidents?.published(incident.events);
   }
 
   /**
@@ -630,7 +653,7 @@ export class Pipeline {
 
   // ------------------------------------------------------------------ rebalance and failure
 
-  private onAssigned(parts: readonly TopicPartition[]): void {
+  private async onAssigned(parts: readonly TopicPartition[]): Promise<void> {
     for (const p of parts) {
       const key = partitionKey(p.topic, p.partition);
       this.tracker.assign(p.topic, p.partition);
@@ -638,6 +661,9 @@ export class Pipeline {
       this.partitions.set(key, p);
     }
     this.log.info({ partitions: parts.map((p) => `${p.topic}:${p.partition}`) }, 'partitions assigned');
+    // Before the partitions' first record (the transports deliver none until this hook settles): their open
+    // incidents, read back from the incidents topic.
+    await this.deps.incidents?.assigned(parts);
   }
 
   private async onRevoked(
@@ -656,6 +682,7 @@ export class Pipeline {
       this.batcher.revoke(key);
       this.deps.extractor.forgetStream(key);
       this.partitions.delete(key);
+      this.deps.incidents?.revoked([p]);
       this.epochs.delete(key);
       this.deps.metrics?.removePartition(p.topic, p.partition);
     }

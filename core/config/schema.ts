@@ -580,7 +580,70 @@ const CreateTopicsSchema = z
         examples: [{ 'retention.ms': '604800000', 'min.insync.replicas': '2' }],
       }),
   })
-  .meta({ description: 'Creation of missing output topics at start (anomalies, dead letters, scores).' });
+  .meta({
+    description: 'Creation of missing output topics at start (anomalies, dead letters, scores, incidents).',
+  });
+
+const IncidentsSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Group each entity’s consecutive anomalies into incidents, written to `topic` as they open, grow and close (docs/incidents.md). The alert rules page on incidents, so turn this on where alerts are used (the Helm chart does).',
+        examples: [true],
+      }),
+    topic: topicName.default('vigil.incidents').meta({
+      description:
+        'Topic incident events (schemas/incident_event.avsc) are produced to, keyed by entity; also read back from its start on every partition assignment to resume open incidents (keep its retention to days, or compact it).',
+      examples: ['sensor-incidents'],
+    }),
+    gapMs: millis()
+      .default(300_000)
+      .meta({
+        description:
+          'Longest event-time gap between two anomalies of one incident. The incident closes once the entity’s next record, or its partition’s latest event time, is further than this past its last anomaly.',
+        examples: [60_000],
+      }),
+    maxOpen: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(100_000)
+      .meta({
+        description:
+          'Most incidents open at once on one replica; one more closes the least recently updated (reason EVICTED, `vigil_incidents_closed_total{reason="evicted"}`).',
+        examples: [10_000],
+      }),
+    maxEventIds: z
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(100)
+      .meta({
+        description:
+          'Most anomaly event ids an incident event lists (its first ones; `count` has the total).',
+        examples: [20],
+      }),
+    maxFeatures: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .meta({ description: 'Most features listed in an incident’s `top_features`.', examples: [3] }),
+    recover: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Read open incidents back from `topic` when partitions are assigned (restart, rebalance), so a failure spanning either stays one incident. Off: every assignment starts with no incident open.',
+        examples: [false],
+      }),
+  })
+  .meta({
+    description: 'Incidents: an entity’s consecutive anomalies as one incident, so a failure pages once.',
+  });
 
 const OutputSchema = z
   .strictObject({
@@ -621,6 +684,7 @@ const OutputSchema = z
         examples: [500_000],
       }),
     createTopics: CreateTopicsSchema.prefault({}),
+    incidents: IncidentsSchema.prefault({}),
   })
   .meta({ description: 'Where results go.' });
 
@@ -750,6 +814,13 @@ export const ConfigSchema = z
           message: `"${t}" is also an input topic (a feedback loop)`,
         });
       }
+    }
+    if (c.output.incidents.enabled && topics.has(c.output.incidents.topic)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['output', 'incidents', 'topic'],
+        message: `"${c.output.incidents.topic}" is also an input topic (a feedback loop)`,
+      });
     }
     const codec = c.kafka.producer.compression;
     if (c.kafka.transport === 'kafkajs' && (codec === 'snappy' || codec === 'lz4')) {

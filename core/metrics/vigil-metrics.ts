@@ -9,7 +9,9 @@ import type { ErrorCode } from '../errors.js';
  */
 
 export type PipelineStage = 'decode' | 'features' | 'score' | 'emit';
-export type OutputKind = 'anomalies' | 'scores' | 'dead_letters';
+export type OutputKind = 'anomalies' | 'scores' | 'dead_letters' | 'incidents';
+/** Incident severity bands (connector/incidents): the band of the anomaly that opened it, or of its peak. */
+export type IncidentBand = 'LOW' | 'MEDIUM' | 'HIGH';
 export type BatchCloseReason = 'records' | 'bytes' | 'linger' | 'flush' | 'idle';
 
 export interface MetricsOptions {
@@ -40,12 +42,18 @@ export const DEFAULT_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export const SCORE_RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 100];
 // Severity is 0 at the threshold and rises by 1/3 per tenfold drop of the tail probability (docs/models.md).
 export const SEVERITY_BUCKETS = [0, 0.05, 0.1, 0.2, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1];
-const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters'];
+const OUTPUT_KINDS: readonly OutputKind[] = ['anomalies', 'scores', 'dead_letters', 'incidents'];
+const INCIDENT_BANDS: readonly IncidentBand[] = ['LOW', 'MEDIUM', 'HIGH'];
 
 /** What the features stage reports of its per-entity temporal state. */
 export interface EntityStateCounts {
   readonly size: number;
   readonly evicted: number;
+}
+
+/** What the incident stage reports of its open incidents, read at scrape time. */
+export interface OpenIncidentCounts {
+  openCounts(): ReadonlyMap<string, ReadonlyMap<IncidentBand, number>>;
 }
 
 export class VigilMetrics {
@@ -72,6 +80,12 @@ export class VigilMetrics {
   readonly threshold: Gauge;
   readonly featureEntities: Gauge;
   readonly featureEntitiesEvicted: Counter;
+  readonly incidentsOpen: Gauge<'topic' | 'band'>;
+  readonly incidentsOpened: Counter<'topic' | 'band'>;
+  readonly incidentsClosed: Counter<'topic' | 'reason'>;
+  readonly incidentsRecovered: Counter;
+  private incidentSource: OpenIncidentCounts | undefined;
+  private incidentTopics: readonly string[] = [];
   private entityState: EntityStateCounts | undefined;
   private evictedReported = 0;
 
@@ -227,6 +241,40 @@ export class VigilMetrics {
         this.evictedReported = s.evicted;
       },
     });
+    this.incidentsOpen = new Gauge({
+      name: 'vigil_incidents_open',
+      help: 'Incidents open on this replica, by input topic and band of their peak severity (low, medium, high).',
+      labelNames: ['topic', 'band'],
+      registers,
+      collect: () => {
+        const source = this.incidentSource;
+        if (source === undefined) return;
+        this.incidentsOpen.reset();
+        const counts = source.openCounts();
+        for (const topic of new Set([...this.incidentTopics, ...counts.keys()])) {
+          for (const band of INCIDENT_BANDS) {
+            this.incidentsOpen.set({ topic, band: band.toLowerCase() }, counts.get(topic)?.get(band) ?? 0);
+          }
+        }
+      },
+    });
+    this.incidentsOpened = new Counter({
+      name: 'vigil_incidents_opened_total',
+      help: 'Incidents opened, by input topic and band of the severity of the anomaly that opened them (low, medium, high).',
+      labelNames: ['topic', 'band'],
+      registers,
+    });
+    this.incidentsClosed = new Counter({
+      name: 'vigil_incidents_closed_total',
+      help: 'Incidents closed, by input topic and reason: gap (quiet for output.incidents.gapMs of event time) or evicted (over output.incidents.maxOpen).',
+      labelNames: ['topic', 'reason'],
+      registers,
+    });
+    this.incidentsRecovered = new Counter({
+      name: 'vigil_incidents_recovered_total',
+      help: 'Open incidents read back from the incidents topic on partition assignment (restart, rebalance).',
+      registers,
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
@@ -234,6 +282,31 @@ export class VigilMetrics {
   watchEntityState(counts: EntityStateCounts): void {
     this.entityState = counts;
     this.evictedReported = 0;
+  }
+
+  /**
+   * Exports the incident stage's open incidents (read at each scrape) and starts the opened and closed counters
+   * of the input topics at 0, so the first incident is an increase an alert can see rather than a new series.
+   */
+  watchIncidents(source: OpenIncidentCounts, topics: readonly string[]): void {
+    this.incidentSource = source;
+    this.incidentTopics = [...topics];
+    for (const topic of topics) {
+      for (const band of INCIDENT_BANDS) this.incidentsOpened.inc({ topic, band: band.toLowerCase() }, 0);
+      for (const reason of ['gap', 'evicted']) this.incidentsClosed.inc({ topic, reason }, 0);
+    }
+  }
+
+  incidentOpened(topic: string, band: IncidentBand): void {
+    this.incidentsOpened.inc({ topic, band: band.toLowerCase() });
+  }
+
+  incidentClosed(topic: string, reason: 'GAP' | 'EVICTED'): void {
+    this.incidentsClosed.inc({ topic, reason: reason.toLowerCase() });
+  }
+
+  incidentsRecoveredCount(count: number): void {
+    if (count > 0) this.incidentsRecovered.inc(count);
   }
 
   recordDeadLetter(reason: ErrorCode, stage: PipelineStage, count = 1): void {

@@ -1,8 +1,8 @@
 // What each dashboard shows, as PromQL over the metrics of core/metrics/vigil-metrics.ts (and Prometheus's `up`
 // for job="vigil", the job name the chart's ServiceMonitor sets). `$__rate_interval` is Grafana's; the
 // Prometheus integration test substitutes a window for it and runs every query here against live data.
-// Not shown yet, for want of metrics (issue #13 items 1 and 2): incidents, drift, retrains. Entities are never a
-// label (cardinality), so "top entities" is the anomaly events topic's job; the overview ranks partitions.
+// Not shown yet, for want of metrics (the model lifecycle): drift, retrains. Entities are never a label
+// (cardinality), so "top entities" is the anomaly and incident topics' job; the overview ranks partitions.
 import type { DashboardSpec } from './panels.js';
 
 const rate = (metric: string, by: string, filter = '') =>
@@ -13,7 +13,7 @@ const quantile = (q: number, histogram: string, by = 'le') =>
 export const overview: DashboardSpec = {
   uid: 'vigil-overview',
   title: 'Vigil / Overview',
-  description: 'Throughput, lag, anomaly and dead-letter rates by input topic.',
+  description: 'Throughput, lag, anomaly, incident and dead-letter rates by input topic.',
   rows: [
     {
       title: 'Throughput',
@@ -107,6 +107,50 @@ export const overview: DashboardSpec = {
           title: 'Partitions furthest behind',
           description: 'The ten assigned partitions with the most lag, now.',
           queries: [{ expr: 'topk(10, vigil_consumer_lag_records)', instant: true }],
+        },
+      ],
+    },
+    {
+      title: 'Incidents',
+      panels: [
+        {
+          kind: 'stat',
+          title: 'Open incidents',
+          description:
+            'Incidents open now, all replicas and input topics together (an entity’s consecutive anomalies, output.incidents).',
+          unit: 'short',
+          queries: [{ expr: 'sum(vigil_incidents_open)' }],
+          width: 6,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Incidents opened /min by topic and band',
+          description:
+            'Incidents opened per minute, by the severity band of the anomaly that opened each: what VigilIncidentOpened pages on.',
+          unit: 'short',
+          queries: [
+            {
+              expr: `${rate('vigil_incidents_opened_total', 'topic, band')} * 60`,
+              legend: '{{topic}} {{band}}',
+            },
+          ],
+          width: 18,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Open incidents by topic and band',
+          description: 'Incidents open, by the band of their peak severity so far.',
+          unit: 'short',
+          min: 0,
+          queries: [{ expr: 'sum by (topic, band) (vigil_incidents_open)', legend: '{{topic}} {{band}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Incidents closed /min by reason',
+          description:
+            'gap: the entity was quiet for output.incidents.gapMs of event time; evicted: closed early to stay within output.incidents.maxOpen.',
+          unit: 'short',
+          queries: [{ expr: `${rate('vigil_incidents_closed_total', 'reason')} * 60`, legend: '{{reason}}' }],
         },
       ],
     },

@@ -24,6 +24,11 @@ bin=$root/bin
 mkdir -p "$bin"
 say() { printf 'ensure-chart-tools: %s\n' "$*" >&2; }
 
+# One builder at a time: two test runs on one machine (two clones, or CI beside a developer's run) share this
+# cache, and the schema step below starts by removing the venv another run may be using.
+exec 9>"$root/.lock"
+flock 9
+
 need_go() {
   command -v go >/dev/null 2>&1 || { say "go is not installed: cannot build $1"; exit 1; }
 }

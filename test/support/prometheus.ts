@@ -2,7 +2,7 @@
 // that check dashboards and alert rules against a live Vigil. Every process started here is killed when the
 // test process exits.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -231,4 +231,30 @@ export async function query(
   };
   if (body.status !== 'success') throw new Error(`query ${expr}: ${body.error}`);
   return body.data!.result;
+}
+
+/**
+ * The production rule file, made to fire within a test: every `for` becomes 0s and every range window 20s
+ * (Prometheus scrapes every second here). The expressions themselves are unchanged.
+ */
+export function testRules(): string {
+  const file = path.resolve(import.meta.dirname, '../../helm/vigil/rules/vigil.rules.yaml');
+  return readFileSync(file, 'utf8')
+    .replace(/^(\s+)for: \S+$/gm, '$1for: 0s')
+    .replace(/\[(\d+)(m|h)\]/g, '[20s]');
+}
+
+/** Polls `probe` every 500 ms until it returns a value; throws naming `what` after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

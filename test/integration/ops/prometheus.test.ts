@@ -2,10 +2,9 @@
 // scores a synthetic sensor stream with injected failures (multi-record anomaly episodes) and poison records,
 // while Debian's Prometheus scrapes it and evaluates Vigil's alert rules, sending to Alertmanager.
 // It fails if any dashboard panel's query returns no finite sample over the run, and it waits for an alert to
-// reach Alertmanager's webhook. Incidents do not exist yet (issue #13 item 1), so the alert that goes through is
-// the record-level VigilDeadLettersGrowing, with its windows and `for` shortened to fit a test.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// reach Alertmanager's webhook (the record-level VigilDeadLettersGrowing, with its windows and `for` shortened to
+// fit a test; the incident alert has its own test, incidents.test.ts). Incidents are on, as the chart has them, so
+// the incident panels have data too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { panelQueries } from '../../../ops/dashboards/index.js';
 import { loadSchema, schemaPath } from '../../../schemas/catalog.js';
@@ -22,6 +21,8 @@ import {
   startAlertmanager,
   startPrometheus,
   startWebhook,
+  testRules,
+  until,
   type Webhook,
 } from '../../support/prometheus.js';
 import {
@@ -32,29 +33,8 @@ import {
 } from '../../support/vigil-process.js';
 import { client, createTopics, deleteTopics, producePaced, sleep } from '../pipeline/robustness.js';
 
-const root = path.resolve(import.meta.dirname, '../../..');
 const haveTools = installed(PROMETHEUS_BIN) && installed(ALERTMANAGER_BIN);
 const sensorType = loadSchema('sensor_reading');
-
-/**
- * The production rule file, made to fire within a test: every `for` becomes 0s and every range window 20s
- * (Prometheus scrapes every second here). The expressions themselves are unchanged.
- */
-function testRules(): string {
-  return readFileSync(path.join(root, 'helm/vigil/rules/vigil.rules.yaml'), 'utf8')
-    .replace(/^(\s+)for: \S+$/gm, '$1for: 0s')
-    .replace(/\[(\d+)(m|h)\]/g, '[20s]');
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
-}
 
 describe.skipIf(!haveTools)(
   'Prometheus scraping a live vigil run (needs Debian prometheus, prometheus-alertmanager)',
@@ -62,6 +42,7 @@ describe.skipIf(!haveTools)(
     const input = uniqueName('prom-in');
     const anomalies = uniqueName('prom-anom');
     const dlq = uniqueName('prom-dlq');
+    const incidents = uniqueName('prom-incidents');
     const groupId = uniqueName('prom-group');
     const kafka = client();
     let artifact: SensorArtifact;
@@ -74,7 +55,7 @@ describe.skipIf(!haveTools)(
 
     beforeAll(async () => {
       artifact = await sensorArtifact();
-      await createTopics(kafka, { [input]: 3, [anomalies]: 3, [dlq]: 1 });
+      await createTopics(kafka, { [input]: 3, [anomalies]: 3, [dlq]: 1, [incidents]: 3 });
       metricsPort = await freePort();
       const config = await writeVigilConfig({
         kafka: {
@@ -86,7 +67,11 @@ describe.skipIf(!haveTools)(
         input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
         features: { preset: 'sensor-reading', temporal: { enabled: false } },
         model: { artifact: artifact.dir },
-        output: { anomaliesTopic: anomalies, deadLetterTopic: dlq },
+        output: {
+          anomaliesTopic: anomalies,
+          deadLetterTopic: dlq,
+          incidents: { enabled: true, topic: incidents },
+        },
         batching: { maxRecords: 200, lingerMs: 20 },
         metrics: { enabled: true, host: '127.0.0.1', port: metricsPort },
       });
@@ -106,7 +91,7 @@ describe.skipIf(!haveTools)(
       await prometheus?.stop();
       await alertmanager?.stop();
       await webhook?.close();
-      await deleteTopics(kafka, [input, anomalies, dlq]);
+      await deleteTopics(kafka, [input, anomalies, dlq, incidents]);
       removeVigilConfigs();
     });
 

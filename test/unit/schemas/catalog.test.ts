@@ -21,6 +21,7 @@ describe('schema catalog', () => {
       'io.vigil.CardTransaction',
       'io.vigil.AnomalyEvent',
       'io.vigil.DeadLetter',
+      'io.vigil.IncidentEvent',
     ]);
   });
 
@@ -63,6 +64,8 @@ describe('schema catalog', () => {
     expect(ts('card_transaction', 'event_time')).toEqual(millis);
     expect(ts('anomaly_event', 'detected_at')).toEqual(millis);
     expect(ts('dead_letter', 'failed_at')).toEqual(millis);
+    for (const f of ['start', 'end', 'opened_at', 'updated_at'])
+      expect(ts('incident_event', f)).toEqual(millis);
     const type = loadSchema('dead_letter');
     const value = {
       reason_code: 'DECODE_FAILED',
