@@ -204,6 +204,8 @@ async function start(
       })
     : undefined;
   if (incidents !== undefined) metrics.watchIncidents(incidents, config.input.topics);
+  // Without the tracker the page says incidents are off: `--ui` does not turn it on (see ui.enabled's description).
+  if (incidents !== undefined) live?.follow(incidents);
 
   const pipeline = new Pipeline(
     {
@@ -412,9 +414,6 @@ function liveView(config: VigilConfig): LiveView | undefined {
   return new LiveView({
     historySeconds: config.ui.historySeconds,
     maxAnomalies: config.ui.maxAnomalies,
-    // INTERIM: until the incident tracker (issue #13 item 1) publishes to live.onIncident, the view groups an
-    // entity's anomalies itself. Remove this option when wiring the tracker.
-    interimIncidents: { idleCloseMs: 10_000, maxOpen: 200 },
   });
 }
 

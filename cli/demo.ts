@@ -176,6 +176,8 @@ async function runOnce(
         'output:',
         `  anomaliesTopic: ${anomaliesTopic}`,
         `  deadLetterTopic: ${deadLetterTopic}`,
+        // The live view's incidents are the tracker's (it groups none itself): on with the page.
+        `  incidents: { enabled: ${o.ui}, topic: vigil-demo.incidents.${suffix} }`,
         'metrics:',
         '  host: 127.0.0.1',
         `  port: ${o.metricsPort}`,

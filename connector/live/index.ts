@@ -1,4 +1,3 @@
-export * from './interim-incidents.js';
 export * from './live-feed.js';
 export * from './live-http.js';
 export * from './live-view.js';

@@ -47,12 +47,12 @@ export function livePage(dataUrl: string): string {
   <section class="card"><h2>Consumer lag (records)</h2><div class="figure" data-testid="lag" id="lag">–</div></section>
   <section class="card wide">
     <h2>Anomaly score against the threshold, per second</h2>
-    <div class="legend"><span><i class="sw" style="background:var(--score)"></i>typical score (geometric mean)</span><span><i class="sw" style="background:var(--band);height:8px"></i>min–max</span><span><i class="sw" style="background:var(--thr)"></i>threshold</span><span><i class="sw" style="background:var(--thr);width:8px;height:8px;border-radius:4px"></i>second with anomalies</span><span><i class="sw" style="background:#fde68a;height:10px"></i>incident open (one band per incident)</span></div>
+    <div class="legend"><span><i class="sw" style="background:var(--score)"></i>typical score (geometric mean)</span><span><i class="sw" style="background:var(--band);height:8px"></i>min–max</span><span><i class="sw" style="background:var(--thr)"></i>threshold</span><span><i class="sw" style="background:var(--thr);width:8px;height:8px;border-radius:4px"></i>second with anomalies</span><span><i class="sw" style="background:#fde68a;height:10px"></i>incident, from its opening to its latest event (one lane each)</span></div>
     <svg id="chart" data-testid="chart" viewBox="0 0 1000 300" width="100%" role="img" aria-label="scores against the threshold"></svg>
   </section>
   <section class="card half">
     <h2>Incidents</h2>
-    <table><thead><tr><th>state</th><th>entity</th><th>anomalies</th><th>peak severity</th><th>peak score</th><th>top features</th><th>since (event time)</th></tr></thead>
+    <table><thead><tr><th>state</th><th>entity</th><th>anomalies</th><th>peak severity</th><th>peak score</th><th>top features</th><th>event time (UTC)</th></tr></thead>
     <tbody id="incidents"></tbody></table>
   </section>
   <section class="card half">
@@ -84,6 +84,12 @@ function num(v) {
 // Most anomalies first: a failure that lasts ranks above a lone false alarm.
 function byCount(list) { return list.slice().sort(function (a, b) { return b.count - a.count; }); }
 function clock(ms) { return new Date(ms).toISOString().slice(11, 19); }
+function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+// An incident's event-time span: its first to its latest anomaly (the day only when it differs from the end's).
+function span(i) {
+  var a = new Date(i.start).toISOString(), b = new Date(i.end).toISOString();
+  return (a.slice(0, 10) === b.slice(0, 10) ? a.slice(11, 19) : a.slice(5, 19).replace("T", " ")) + " – " + b.slice(11, 19);
+}
 function fill(tbody, rows, cols, emptyText) {
   tbody.replaceChildren();
   if (rows.length === 0) { tbody.append(el("tr", {}, [el("td", { colspan: String(cols), class: "empty" }, [emptyText])])); return; }
@@ -114,9 +120,10 @@ function drawChart(svg, snap) {
   }
   svg.append(el("svg:text", { x: "12", y: String((T + H - B) / 2), transform: "rotate(-90 12 " + (T + H - B) / 2 + ")", "text-anchor": "middle", style: "fill:#1d2330" }, ["score (log scale)"]));
   svg.append(el("svg:text", { x: String((L + W - R) / 2), y: String(H - 2), "text-anchor": "middle", style: "fill:#1d2330" }, ["time scored (UTC)"]));
-  // Incidents as bands over the seconds between their first and latest change (wall clock, like the x axis).
+  // Incidents as bands from their opening to their latest event, both wall clock (the x axis is time scored; the
+  // label carries their event-time span, which differs from it on a replay).
   lanes.forEach(function (i, n) {
-    var a = Math.max(t0, i.firstSeenAt - 500), b = Math.min(t1, (i.state === "open" ? snap.now : i.lastSeenAt) + 500);
+    var a = Math.max(t0, i.openedAt - 500), b = Math.min(t1, (i.state === "open" ? snap.now : i.updatedAt) + 500);
     if (b <= a) return;
     var yy = 6 + n * 16;
     svg.append(el("svg:rect", { x: String(x(a)), y: String(T), width: String(Math.max(2, x(b) - x(a))), height: String(H - T - B), fill: "#fde68a", opacity: "0.25" }));
@@ -124,7 +131,7 @@ function drawChart(svg, snap) {
     svg.append(el("svg:text", { x: String(L - 6), y: String(yy + 10), "text-anchor": "end", style: "fill:#1d2330" }, [i.entity]));
     // The label beside its band, on the side with room (a young incident's band is at the right edge).
     var right = x(a) < (L + W - R) / 2;
-    svg.append(el("svg:text", { x: String(right ? x(b) + 4 : x(a) - 4), y: String(yy + 10), "text-anchor": right ? "start" : "end", style: "fill:#1d2330" }, ["incident · " + i.count + " anomalies · peak " + num(i.peakScore)]));
+    svg.append(el("svg:text", { x: String(right ? x(b) + 4 : x(a) - 4), y: String(yy + 10), "text-anchor": right ? "start" : "end", style: "fill:#1d2330" }, ["incident · " + plural(i.count, "anomaly", "anomalies") + (i.peakScore === null ? "" : " · peak " + num(i.peakScore)) + " · " + span(i)]));
   });
   for (var k = 0; k <= 5; k++) {
     var tt = t0 + (k * (t1 - t0)) / 5;
@@ -149,13 +156,13 @@ function render(snap) {
   document.getElementById("lag").textContent = snap.lag.total === null ? "–" : String(snap.lag.total);
   drawChart(document.getElementById("chart"), snap);
   var incidents = byCount(snap.incidents.open).concat(snap.incidents.closed).map(function (i) {
-    return el("tr", { "data-testid": "incident-row", "data-state": i.state, "data-id": i.id }, [
+    return el("tr", { "data-testid": "incident-row", "data-state": i.state, "data-id": i.id, "data-start": String(i.start), "data-end": String(i.end) }, [
       el("td", { class: "state-" + i.state }, [i.state]), el("td", { class: "entity" }, [i.entity]), el("td", { class: "num" }, [i.count]),
       el("td", { class: "num" }, [num(i.peakSeverity)]), el("td", { class: "num" }, [num(i.peakScore)]),
-      el("td", {}, [i.topFeatures.join(", ")]), el("td", {}, [new Date(i.start).toISOString().replace("T", " ").slice(5, 16)]),
+      el("td", {}, [i.topFeatures.join(", ")]), el("td", {}, [span(i)]),
     ]);
   });
-  fill(document.getElementById("incidents"), incidents, 7, "no incidents");
+  fill(document.getElementById("incidents"), incidents, 7, snap.incidents.tracking ? "no incidents" : "incident tracking is off (output.incidents.enabled: false)");
   var anomalies = snap.anomalies.slice(0, 12).map(function (a) {
     return el("tr", { "data-testid": "anomaly-row" }, [
       el("td", {}, [clock(a.detectedAt)]), el("td", { class: "entity" }, [a.entity]), el("td", { class: "num" }, [num(a.score) + " > " + num(a.threshold)]),

@@ -1,12 +1,13 @@
 import type { BatchScores } from '../../model/types.js';
-import type { AnomalyEvent } from '../../schemas/types.js';
-import { InterimIncidentGrouper, type InterimIncidentOptions } from './interim-incidents.js';
-import type { IncidentChange, LiveFeed, LiveIncident, PartitionLag } from './live-feed.js';
+import type { AnomalyEvent, IncidentCloseReason, IncidentEvent } from '../../schemas/types.js';
+import type { IncidentSnapshot, OpenIncidents } from '../incidents/open-incidents.js';
+import type { LiveFeed, PartitionLag } from './live-feed.js';
 
 /**
  * The live view's state: a LiveFeed that keeps bounded buffers and answers a JSON snapshot for the page.
  * Scores are aggregated into one bucket per wall-clock second (a ring of `historySeconds`), so memory and the
- * snapshot's size do not grow with the record rate; anomalies and closed incidents are rings too.
+ * snapshot's size do not grow with the record rate; anomalies and closed incidents are rings too. Incidents are
+ * the incident tracker's (follow): the view groups nothing itself, and without a tracker it shows none.
  */
 export interface LiveViewOptions {
   /** Seconds of score history kept and shown. */
@@ -15,10 +16,8 @@ export interface LiveViewOptions {
   readonly maxAnomalies: number;
   /** Recently closed incidents kept and shown. */
   readonly maxClosedIncidents?: number;
-  /** Open incidents kept; an open beyond it drops the oldest from the view. */
+  /** Open incidents shown (those with the most anomalies) and latest events kept for them. */
   readonly maxOpenIncidents?: number;
-  /** Group anomalies into incidents here (interim, until the incident tracker feeds onIncident). */
-  readonly interimIncidents?: InterimIncidentOptions;
   readonly now?: () => number;
 }
 
@@ -47,12 +46,25 @@ export interface LiveAnomaly {
   readonly top: readonly { feature: string; share: number; value: number; expected: number }[];
 }
 
-/** An incident as the page shows it: wall-clock times of its first and latest change place it on the chart. */
-export type ShownIncident<S extends 'open' | 'closed'> = LiveIncident & {
+/** An incident as the page shows it, from the tracker's latest event of it (or its state, see openShown). */
+export interface ShownIncident<S extends 'open' | 'closed'> {
+  readonly id: string;
   readonly state: S;
-  readonly firstSeenAt: number;
-  readonly lastSeenAt: number;
-};
+  readonly entity: string;
+  /** Event time of its first and latest anomaly, ms. */
+  readonly start: number;
+  readonly end: number;
+  readonly count: number;
+  readonly peakSeverity: number;
+  /** Null for an incident open before the view saw an event of it (read back after a restart). */
+  readonly peakScore: number | null;
+  /** Feature names, most to the error first. */
+  readonly topFeatures: readonly string[];
+  /** Wall-clock ms of its opening and of its latest event: where the page places it on the time-scored axis. */
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  readonly closeReason: IncidentCloseReason | null;
+}
 
 /** The model scoring, as the service reports it once loaded. */
 export interface LiveModel {
@@ -77,6 +89,8 @@ export interface LiveSnapshot {
   readonly lag: { readonly total: number | null; readonly partitions: readonly PartitionLag[] };
   readonly anomalies: readonly LiveAnomaly[];
   readonly incidents: {
+    /** False when the service tracks no incidents (output.incidents.enabled false): the page says so. */
+    readonly tracking: boolean;
     readonly open: readonly ShownIncident<'open'>[];
     readonly closed: readonly ShownIncident<'closed'>[];
   };
@@ -85,11 +99,6 @@ export interface LiveSnapshot {
 /** Seconds over which the throughput figure is averaged (complete seconds only). */
 const RATE_WINDOW_S = 5;
 
-interface Seen {
-  readonly incident: LiveIncident;
-  readonly firstSeenAt: number;
-  readonly lastSeenAt: number;
-}
 const MIN_SCORE = 1e-12;
 
 export class LiveView implements LiveFeed {
@@ -110,11 +119,12 @@ export class LiveView implements LiveFeed {
   private scored = 0;
   private anomalyTotal = 0;
   private readonly recent: LiveAnomaly[] = [];
-  private readonly open = new Map<string, Seen>();
-  private readonly closed: Seen[] = [];
+  private incidents: OpenIncidents | undefined;
+  // The latest acknowledged event of each open incident, least recently updated first (maxOpen evicts).
+  private readonly latest = new Map<string, IncidentEvent>();
+  private readonly closed: ShownIncident<'closed'>[] = [];
   private model: LiveModel | null = null;
   private lag: readonly PartitionLag[] = [];
-  private readonly grouper: InterimIncidentGrouper | undefined;
 
   constructor(options: LiveViewOptions) {
     this.history = options.historySeconds;
@@ -130,10 +140,17 @@ export class LiveView implements LiveFeed {
     this.max = new Float64Array(size);
     this.logSum = new Float64Array(size);
     this.thresholdSum = new Float64Array(size);
-    this.grouper =
-      options.interimIncidents === undefined
-        ? undefined
-        : new InterimIncidentGrouper((c, i) => this.onIncident(c, i), options.interimIncidents);
+  }
+
+  /** Shows the tracker's incidents: open ones as it holds them, each change once its event is acknowledged. */
+  follow(incidents: OpenIncidents): () => void {
+    this.incidents = incidents;
+    const unsubscribe = incidents.onIncident((e) => this.onIncidentEvent(e));
+    return () => {
+      unsubscribe();
+      this.incidents = undefined;
+      this.latest.clear();
+    };
   }
 
   onScores(scores: BatchScores, at: number): void {
@@ -172,7 +189,6 @@ export class LiveView implements LiveFeed {
     this.latestThreshold = thresholdSum / n;
     this.scored += n;
     this.anomalyTotal += anomalies;
-    this.grouper?.sweep(this.now());
   }
 
   onAnomaly(event: AnomalyEvent): void {
@@ -193,22 +209,38 @@ export class LiveView implements LiveFeed {
       })),
     });
     if (this.recent.length > this.maxAnomalies) this.recent.length = this.maxAnomalies;
-    this.grouper?.add(event, this.now());
   }
 
-  onIncident(change: IncidentChange, incident: LiveIncident): void {
-    const now = this.now();
-    const firstSeenAt = this.open.get(incident.id)?.firstSeenAt ?? now;
-    const seen = { incident, firstSeenAt, lastSeenAt: now };
-    this.open.delete(incident.id);
-    if (change === 'close') {
-      this.closed.unshift(seen);
+  private onIncidentEvent(e: IncidentEvent): void {
+    this.latest.delete(e.incident_id);
+    if (e.kind === 'CLOSE') {
+      this.closed.unshift(shownFromEvent(e, 'closed'));
       if (this.closed.length > this.maxClosed) this.closed.length = this.maxClosed;
       return;
     }
-    // An update for an incident not seen open (the view started after it opened) shows it as open.
-    this.open.set(incident.id, seen);
-    if (this.open.size > this.maxOpen) this.open.delete(this.open.keys().next().value as string);
+    // Re-inserted, so that Map order stays least recently updated first.
+    this.latest.set(e.incident_id, e);
+    if (this.latest.size > this.maxOpen) this.latest.delete(this.latest.keys().next().value as string);
+  }
+
+  /**
+   * The open incidents with the most anomalies. The tracker says which are open (it also holds those read back
+   * on assignment, which send no event until they change); each is shown from its latest acknowledged event, so
+   * the page shows what is on the incidents topic, and from the tracker's state only when no event of it was
+   * seen (read back, or opened in a batch whose outputs are still in flight).
+   */
+  private openShown(incidents: OpenIncidents): ShownIncident<'open'>[] {
+    const open = incidents.openIncidents();
+    const ids = new Set(open.map((s) => s.incidentId));
+    // Events of incidents no longer open here (their partition was revoked, or their CLOSE is in flight).
+    for (const id of this.latest.keys()) if (!ids.has(id)) this.latest.delete(id);
+    return open
+      .map((s) => {
+        const e = this.latest.get(s.incidentId);
+        return e === undefined ? shownFromState(s) : shownFromEvent(e, 'open');
+      })
+      .sort((a, b) => b.count - a.count)
+      .slice(0, this.maxOpen);
   }
 
   onModel(model: LiveModel): void {
@@ -221,7 +253,6 @@ export class LiveView implements LiveFeed {
 
   snapshot(): LiveSnapshot {
     const now = this.now();
-    this.grouper?.sweep(now);
     const current = Math.floor(now / 1000);
     const series: ScoreBucket[] = [];
     let windowRecords = 0;
@@ -254,14 +285,44 @@ export class LiveView implements LiveFeed {
       },
       lag: { total: lagTotal, partitions: this.lag },
       anomalies: this.recent,
-      incidents: {
-        open: [...this.open.values()].reverse().map((s) => shown(s, 'open' as const)),
-        closed: this.closed.map((s) => shown(s, 'closed' as const)),
-      },
+      incidents:
+        this.incidents === undefined
+          ? { tracking: false, open: [], closed: [] }
+          : { tracking: true, open: this.openShown(this.incidents), closed: this.closed },
     };
   }
 }
 
-function shown<S extends 'open' | 'closed'>(s: Seen, state: S): ShownIncident<S> {
-  return { ...s.incident, state, firstSeenAt: s.firstSeenAt, lastSeenAt: s.lastSeenAt };
+function shownFromEvent<S extends 'open' | 'closed'>(e: IncidentEvent, state: S): ShownIncident<S> {
+  return {
+    id: e.incident_id,
+    state,
+    entity: e.entity,
+    start: e.start,
+    end: e.end,
+    count: e.count,
+    peakSeverity: e.peak_severity,
+    peakScore: e.peak_score,
+    topFeatures: e.top_features.map((f) => f.feature),
+    openedAt: e.opened_at,
+    updatedAt: e.updated_at,
+    closeReason: e.close_reason,
+  };
+}
+
+function shownFromState(s: IncidentSnapshot): ShownIncident<'open'> {
+  return {
+    id: s.incidentId,
+    state: 'open',
+    entity: s.entity,
+    start: s.start,
+    end: s.end,
+    count: s.count,
+    peakSeverity: s.peakSeverity,
+    peakScore: null,
+    topFeatures: s.topFeatures.map((f) => f.feature),
+    openedAt: s.openedAt,
+    updatedAt: s.openedAt,
+    closeReason: null,
+  };
 }

@@ -720,7 +720,7 @@ const UiSchema = z
       .default(false)
       .meta({
         description:
-          'Serve the live view (a small page: scores against the threshold, incidents, latest anomalies, throughput, lag) on the metrics server; `vigil run --ui` turns it on too. Needs `metrics.enabled`. For the demo and for watching one instance; Grafana is the production view.',
+          'Serve the live view (a small page: scores against the threshold, incidents, latest anomalies, throughput, lag) on the metrics server; `vigil run --ui` turns it on too. Needs `metrics.enabled`. Its incidents are the incident tracker’s: with `output.incidents.enabled` false the page says tracking is off (`--ui` does not turn the tracker on: that would create and write the incidents topic and change what the alert rules see, from a flag meant for watching). For the demo and for watching one instance; Grafana is the production view.',
         examples: [true],
       }),
     path: z

@@ -1,3 +1,4 @@
+import type { Item } from '../../../../connector/pipeline/outputs.js';
 import type { BatchScores } from '../../../../model/types.js';
 import type { AnomalyEvent } from '../../../../schemas/types.js';
 
@@ -38,4 +39,23 @@ export function anomaly(entity: string, eventTime: number, score: number, featur
     detected_at: eventTime + 5,
     attributes: {},
   };
+}
+
+/** The scored record an anomaly event was made from, as the incident stage sees it. */
+export function itemOf(event: AnomalyEvent): Item {
+  return scored(event.entity, event.event_time, event.source.offset);
+}
+
+/** A scored record that was not anomalous, after every record made so far (offsets grow per partition). */
+export function normal(entity: string, eventTime: number): Item {
+  return scored(entity, eventTime, ++offset);
+}
+
+function scored(entity: string, eventTime: number, at: number): Item {
+  return {
+    record: { topic: 'readings', partition: 0 },
+    offset: at,
+    entity,
+    eventTime,
+  } as unknown as Item;
 }

@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { IncidentStage } from '../../../../connector/incidents/incident-stage.js';
 import { LiveView } from '../../../../connector/live/live-view.js';
-import { anomaly, batch } from './fixtures.js';
+import { anomaly, batch, itemOf, normal } from './fixtures.js';
+
+const GAP_MS = 60_000;
+
+/** The real incident stage, its events not encoded (the view reads them in memory). */
+function tracker(): IncidentStage {
+  return new IncidentStage({
+    topic: 'incidents',
+    gapMs: GAP_MS,
+    maxOpen: 100,
+    maxEventIds: 10,
+    maxFeatures: 3,
+    encode: () => Buffer.alloc(0),
+  });
+}
 
 function view(clock: { t: number }, extra: Partial<ConstructorParameters<typeof LiveView>[0]> = {}) {
   return new LiveView({ historySeconds: 10, maxAnomalies: 3, now: () => clock.t, ...extra });
@@ -55,31 +70,92 @@ describe('LiveView', () => {
     expect(a[0]!.source).toMatch(/^readings:0@\d+$/);
   });
 
-  it('shows incidents from onIncident: open and updated ones as open, closed ones as recently closed', () => {
-    const v = view({ t: 0 }, { maxClosedIncidents: 2 });
-    const inc = (id: string, count: number) => ({
-      id,
-      entity: id,
-      start: 0,
-      end: count,
-      peakSeverity: 0.9,
-      peakScore: 3,
-      count,
-      topFeatures: ['a'],
-    });
-    v.onIncident('open', inc('x', 1));
-    v.onIncident('update', inc('x', 4));
-    v.onIncident('update', inc('y', 2)); // opened before the view started
-    for (const id of ['c1', 'c2', 'c3']) {
-      v.onIncident('open', inc(id, 1));
-      v.onIncident('close', inc(id, 1));
-    }
-    const { open, closed } = v.snapshot().incidents;
-    expect(open.map((i) => [i.id, i.count, i.state])).toEqual([
-      ['y', 2, 'open'],
-      ['x', 4, 'open'],
+  it('shows the incident tracker’s incidents: open from its state, then from each acknowledged event', () => {
+    const v = view({ t: 0 });
+    const stage = tracker();
+    v.follow(stage);
+    const a1 = anomaly('pump-1', 1_000, 4, ['temp', 'vib']);
+    const a2 = anomaly('pump-1', 2_000, 9, ['vib', 'temp']);
+    const first = stage.observe([itemOf(a1), itemOf(a2)], [a1, a2], 50_000);
+    // Opened, its OPEN not yet acknowledged: shown from the tracker's state, which carries no peak score.
+    let open = v.snapshot().incidents.open;
+    expect(open.map((i) => [i.entity, i.count, i.peakScore])).toEqual([['pump-1', 2, null]]);
+
+    stage.published(first.events);
+    const opened = first.events[0]!;
+    expect(opened.kind).toBe('OPEN');
+    open = v.snapshot().incidents.open;
+    expect(open).toEqual([
+      {
+        id: opened.incident_id,
+        state: 'open',
+        entity: 'pump-1',
+        start: 1_000,
+        end: 2_000,
+        count: 2,
+        peakSeverity: opened.peak_severity,
+        peakScore: 9,
+        topFeatures: opened.top_features.map((f) => f.feature),
+        openedAt: 50_000,
+        updatedAt: 50_000,
+        closeReason: null,
+      },
     ]);
-    expect(closed.map((i) => i.id)).toEqual(['c3', 'c2']);
+
+    const a3 = anomaly('pump-1', 3_000, 5, ['temp']);
+    const second = stage.observe([itemOf(a3)], [a3], 51_000);
+    stage.published(second.events);
+    expect(v.snapshot().incidents.open.map((i) => [i.id, i.count, i.end, i.updatedAt])).toEqual([
+      [opened.incident_id, 3, 3_000, 51_000],
+    ]);
+
+    // A normal reading of the unit past the gap closes it (event time, not wall clock).
+    const third = stage.observe([normal('pump-1', 3_000 + GAP_MS + 1)], [], 52_000);
+    expect(third.events.map((e) => e.kind)).toEqual(['CLOSE']);
+    stage.published(third.events);
+    const { open: after, closed } = v.snapshot().incidents;
+    expect(after).toEqual([]);
+    expect(closed.map((i) => [i.id, i.state, i.count, i.start, i.end, i.closeReason])).toEqual([
+      [opened.incident_id, 'closed', 3, 1_000, 3_000, 'GAP'],
+    ]);
+  });
+
+  it('says incidents are off when it follows no tracker, and groups no anomalies itself', () => {
+    const v = view({ t: 0 });
+    v.onAnomaly(anomaly('pump-1', 1, 9, ['temp']));
+    v.onAnomaly(anomaly('pump-1', 2, 9, ['temp']));
+    expect(v.snapshot().incidents).toEqual({ tracking: false, open: [], closed: [] });
+    const stop = v.follow(tracker());
+    expect(v.snapshot().incidents).toEqual({ tracking: true, open: [], closed: [] });
+    stop();
+    expect(v.snapshot().incidents.tracking).toBe(false);
+  });
+
+  it('drops incidents of revoked partitions and shows the maxOpenIncidents with the most anomalies', () => {
+    const v = view({ t: 0 }, { maxOpenIncidents: 2 });
+    const stage = tracker();
+    v.follow(stage);
+    const items = [];
+    const events = [];
+    for (const [entity, n] of [
+      ['pump-a', 1],
+      ['pump-b', 3],
+      ['pump-c', 2],
+    ] as const) {
+      for (let k = 0; k < n; k++) {
+        const e = anomaly(entity, 1_000 + k, 5, ['temp']);
+        items.push(itemOf(e));
+        events.push(e);
+      }
+    }
+    stage.published(stage.observe(items, events, 10).events);
+    expect(v.snapshot().incidents.open.map((i) => [i.entity, i.count])).toEqual([
+      ['pump-b', 3],
+      ['pump-c', 2],
+    ]);
+    // Handed over to another replica: no CLOSE comes, and the view stops showing them.
+    stage.revoked([{ topic: 'readings', partition: 0 }]);
+    expect(v.snapshot().incidents).toMatchObject({ tracking: true, open: [], closed: [] });
   });
 
   it('reports the consumer lag it was last given, summed', () => {
@@ -90,27 +166,6 @@ describe('LiveView', () => {
       { topic: 't', partition: 1, lag: 7 },
     ]);
     expect(v.snapshot().lag).toMatchObject({ total: 12 });
-  });
-
-  it('with interim grouping, turns one entity’s anomalies into one incident that closes when idle', () => {
-    const clock = { t: 0 };
-    const v = view(clock, { interimIncidents: { idleCloseMs: 1_000, maxOpen: 10 } });
-    v.onAnomaly(anomaly('pump-1', 1, 2, ['temp']));
-    clock.t = 500;
-    v.onAnomaly(anomaly('pump-1', 2, 8, ['vib', 'temp']));
-    v.onAnomaly(anomaly('pump-2', 2, 3, ['pressure']));
-    let s = v.snapshot();
-    expect(s.incidents.open.map((i) => [i.entity, i.count])).toEqual([
-      ['pump-2', 1],
-      ['pump-1', 2],
-    ]);
-    clock.t = 1_600;
-    s = v.snapshot();
-    expect(s.incidents.open).toEqual([]);
-    expect(s.incidents.closed.map((i) => i.entity).sort()).toEqual(['pump-1', 'pump-2']);
-    // Wall-clock span from its open to its last change: where the page draws the incident's band.
-    const pump1 = s.incidents.closed.find((i) => i.entity === 'pump-1')!;
-    expect([pump1.firstSeenAt, pump1.lastSeenAt]).toEqual([0, 1_600]);
   });
 
   it('reports the model the service said it scores with, null before', () => {
