@@ -30,7 +30,7 @@ export function livePage(dataUrl: string): string {
   th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
   th { color: var(--muted); font-weight: 600; font-size: 12px; }
   td.num { font-variant-numeric: tabular-nums; }
-  td.entity { white-space: nowrap; }
+  td.entity, td.span { white-space: nowrap; }
   .state-open { color: var(--thr); font-weight: 600; }
   .state-closed { color: var(--muted); }
   .empty { color: var(--muted); font-style: italic; }
@@ -84,10 +84,16 @@ function num(v) {
 // Most anomalies first: a failure that lasts ranks above a lone false alarm.
 function byCount(list) { return list.slice().sort(function (a, b) { return b.count - a.count; }); }
 function clock(ms) { return new Date(ms).toISOString().slice(11, 19); }
+// In the table, the end under the start: the column stays narrow.
+function spanCell(i) {
+  var parts = span(i).split(" – ");
+  return parts.length === 1 ? parts : [parts[0], el("br"), "– " + parts[1]];
+}
 function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
 // An incident's event-time span: its first to its latest anomaly (the day only when it differs from the end's).
 function span(i) {
   var a = new Date(i.start).toISOString(), b = new Date(i.end).toISOString();
+  if (i.start === i.end) return a.slice(11, 19);
   return (a.slice(0, 10) === b.slice(0, 10) ? a.slice(11, 19) : a.slice(5, 19).replace("T", " ")) + " – " + b.slice(11, 19);
 }
 function fill(tbody, rows, cols, emptyText) {
@@ -155,11 +161,11 @@ function render(snap) {
   document.getElementById("threshold").textContent = num(snap.threshold);
   document.getElementById("lag").textContent = snap.lag.total === null ? "–" : String(snap.lag.total);
   drawChart(document.getElementById("chart"), snap);
-  var incidents = byCount(snap.incidents.open).concat(snap.incidents.closed).map(function (i) {
+  var incidents = byCount(snap.incidents.open).concat(byCount(snap.incidents.closed)).map(function (i) {
     return el("tr", { "data-testid": "incident-row", "data-state": i.state, "data-id": i.id, "data-start": String(i.start), "data-end": String(i.end) }, [
       el("td", { class: "state-" + i.state }, [i.state]), el("td", { class: "entity" }, [i.entity]), el("td", { class: "num" }, [i.count]),
       el("td", { class: "num" }, [num(i.peakSeverity)]), el("td", { class: "num" }, [num(i.peakScore)]),
-      el("td", {}, [i.topFeatures.join(", ")]), el("td", {}, [span(i)]),
+      el("td", {}, [i.topFeatures.slice(0, 3).join(", ")]), el("td", { class: "span" }, spanCell(i)),
     ]);
   });
   fill(document.getElementById("incidents"), incidents, 7, snap.incidents.tracking ? "no incidents" : "incident tracking is off (output.incidents.enabled: false)");

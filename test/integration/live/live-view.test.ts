@@ -1,7 +1,9 @@
 // The live view in a real browser: `vigil run --ui` (its own process) scores a synthetic sensor stream on the
 // real broker, with injected failures that each last tens of readings of one unit; headless Chromium, driven by
 // playwright-core, opens the page the service serves and the test reads what the page shows from its DOM:
-// scores drawn against the threshold in force, and an incident of a failing unit. It saves a screenshot and
+// scores drawn against the threshold in force, and an incident of a failing unit, which must be the incident
+// tracker's (its id, entity, count and event-time span those of its latest event on the incidents topic, read
+// back from the broker). It saves a screenshot and
 // prints where (a temp dir, so a run never dirties the tree; docs/img/live-view.png is one such copy).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema, schemaPath } from '../../../schemas/catalog.js';
+import type { IncidentEvent } from '../../../schemas/types.js';
 import { brokers, uniqueName } from '../../support/kafka.js';
 import { type SensorArtifact, sensorArtifact, sensorStream } from '../../support/model-artifact.js';
 import { freePort } from '../../support/prometheus.js';
@@ -19,7 +22,7 @@ import {
   type VigilProcess,
   writeVigilConfig,
 } from '../../support/vigil-process.js';
-import { client, createTopics, deleteTopics, producePaced } from '../pipeline/robustness.js';
+import { client, createTopics, deleteTopics, producePaced, readTopic } from '../pipeline/robustness.js';
 
 // Debian's chromium (VERIFIED.md); playwright-core downloads no browser of its own.
 const CHROMIUM = process.env['VIGIL_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -30,6 +33,7 @@ if (!haveChromium) {
   );
 }
 const sensorType = loadSchema('sensor_reading');
+const incidentType = loadSchema('incident_event');
 
 interface Shown {
   chartPoints: number;
@@ -40,7 +44,16 @@ interface Shown {
   thresholdCard: string;
   model: string;
   anomalyRows: number;
-  incidents: { state: string | null; entity: string | undefined; count: number }[];
+  incidents: {
+    id: string | null;
+    state: string | null;
+    entity: string | undefined;
+    count: number;
+    start: number;
+    end: number;
+    label: string;
+  }[];
+  lanes: string[];
 }
 
 /** What the page shows, read from its DOM; a string, as it runs in the page (we compile without the DOM lib). */
@@ -59,8 +72,17 @@ const READ_PAGE = `(() => {
     anomalyRows: all('anomaly-row').length,
     incidents: all('incident-row').map((row) => {
       const cells = [...row.querySelectorAll('td')].map((td) => td.textContent ?? '');
-      return { state: row.getAttribute('data-state'), entity: cells[1], count: Number(cells[2]) };
+      return {
+        id: row.getAttribute('data-id'),
+        state: row.getAttribute('data-state'),
+        entity: cells[1],
+        count: Number(cells[2]),
+        start: Number(row.getAttribute('data-start')),
+        end: Number(row.getAttribute('data-end')),
+        label: cells[6] ?? '',
+      };
     }),
+    lanes: [...document.querySelectorAll('#chart text')].map((t) => t.textContent ?? '').filter((t) => t.startsWith('incident ·')),
   };
 })()`;
 
@@ -68,6 +90,7 @@ describe.skipIf(!haveChromium)(`the live view in headless Chromium (${CHROMIUM})
   const input = uniqueName('live-in');
   const anomalies = uniqueName('live-anom');
   const dlq = uniqueName('live-dlq');
+  const incidentsTopic = uniqueName('live-incidents');
   const kafka = client();
   let artifact: SensorArtifact;
   let vigil: VigilProcess | undefined;
@@ -76,7 +99,7 @@ describe.skipIf(!haveChromium)(`the live view in headless Chromium (${CHROMIUM})
 
   beforeAll(async () => {
     artifact = await sensorArtifact();
-    await createTopics(kafka, { [input]: 3, [anomalies]: 3, [dlq]: 1 });
+    await createTopics(kafka, { [input]: 3, [anomalies]: 3, [dlq]: 1, [incidentsTopic]: 3 });
     metricsPort = await freePort();
     const config = await writeVigilConfig({
       kafka: {
@@ -88,7 +111,12 @@ describe.skipIf(!haveChromium)(`the live view in headless Chromium (${CHROMIUM})
       input: { topics: [input], format: 'avro', schema: schemaPath('sensor_reading') },
       features: { preset: 'sensor-reading', temporal: { enabled: false } },
       model: { artifact: artifact.dir },
-      output: { anomaliesTopic: anomalies, deadLetterTopic: dlq },
+      // The page's incidents are the tracker's; `--ui` does not turn it on.
+      output: {
+        anomaliesTopic: anomalies,
+        deadLetterTopic: dlq,
+        incidents: { enabled: true, topic: incidentsTopic },
+      },
       batching: { maxRecords: 200, lingerMs: 20 },
       metrics: { enabled: true, host: '127.0.0.1', port: metricsPort },
     });
@@ -100,7 +128,7 @@ describe.skipIf(!haveChromium)(`the live view in headless Chromium (${CHROMIUM})
   afterAll(async () => {
     await browser?.close();
     await vigil?.stop();
-    await deleteTopics(kafka, [input, anomalies, dlq]);
+    await deleteTopics(kafka, [input, anomalies, dlq, incidentsTopic]);
     removeVigilConfigs();
   });
 
@@ -148,7 +176,36 @@ describe.skipIf(!haveChromium)(`the live view in headless Chromium (${CHROMIUM})
     // A failure lasting many readings of one unit is one incident with several anomalies, not one per record.
     const ofFailing = shown.incidents.filter((i) => i.entity !== undefined && failing.has(i.entity));
     expect(ofFailing.length, JSON.stringify(shown.incidents)).toBeGreaterThan(0);
-    expect(Math.max(...ofFailing.map((i) => i.count))).toBeGreaterThan(2);
+    const biggest = ofFailing.reduce((a, b) => (b.count > a.count ? b : a));
+    expect(biggest.count).toBeGreaterThan(2);
+    // It is the tracker's incident as the broker holds it: every row shown is its incident's latest event.
+    const events = (await readTopic(kafka, incidentsTopic)).map(
+      (r) => incidentType.fromBuffer(r.value!) as IncidentEvent,
+    );
+    const latest = new Map<string, IncidentEvent>();
+    for (const e of events) {
+      if ((latest.get(e.incident_id)?.sequence ?? -1) < e.sequence) latest.set(e.incident_id, e);
+    }
+    for (const row of shown.incidents) {
+      const e = latest.get(row.id ?? '');
+      expect(e, `incident ${row.id} on ${incidentsTopic}`).toBeDefined();
+      expect(row).toMatchObject({
+        entity: e!.entity,
+        count: e!.count,
+        start: e!.start,
+        end: e!.end,
+        state: e!.kind === 'CLOSE' ? 'closed' : 'open',
+      });
+    }
+    expect(latest.get(biggest.id!)!.event_ids.length).toBeGreaterThan(2);
+    // Lane labels count in words that agree with the number.
+    expect(shown.lanes.length).toBeGreaterThan(0);
+    for (const lane of shown.lanes)
+      expect(lane).toMatch(/^incident · (1 anomaly|(\d{2,}|[02-9]) anomalies) ·/);
+    console.log(
+      `page: ${shown.incidents.length} incidents shown, largest ${biggest.entity} ${biggest.count} anomalies ` +
+        `(${biggest.state}); topic: ${events.length} incident events of ${latest.size} incidents`,
+    );
     // The model it scores with, as the artifact names it.
     const { id, version } = artifact.detector.identity;
     expect(shown.model).toContain(`model ${id} · version ${version}`);
