@@ -159,7 +159,8 @@ async function start(
   }
   const pool = await scoringPool(config, detector, threshold);
   if (pool !== undefined) opened.push(() => pool.close());
-  const scorer: Scorer | AsyncScorer = pool?.asScorer(detector.identity) ?? detector;
+  const scorer: Scorer | AsyncScorer =
+    pool?.asScorer(detector.identity, detector.activeCalibration) ?? detector;
   // The threshold in force is the one the operating point (model.threshold) moved the calibration to.
   const inForce = detector instanceof Detector ? detector.activeCalibration.threshold : Number.NaN;
   metrics.setModel(detector.identity.id, detector.identity.version, backend.name, inForce);

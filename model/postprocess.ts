@@ -1,7 +1,7 @@
 /**
  * Per-entity score post-processing between score and threshold: causal smoothing and an anomaly likelihood,
  * with bounded state. Pure (no Kafka, no tensors, no clock): the same code serves `vigil evaluate`, `vigil
- * score` and, once wired, the pipeline, so streamed scores equal offline ones record for record when an
+ * score` and the pipeline (through model/postprocess-stage.ts), so streamed scores equal offline ones record for record when an
  * entity's records arrive in the same order.
  *
  * - **EWMA** (`ewmaHalfLife`, in records of the entity): s ← s + α(x − s), α = 1 − 2^(−1/halfLife), seeded with
@@ -123,6 +123,18 @@ export class ScorePostprocessor {
   /** Forget every entity (a new recording, or partitions this replica lost). */
   reset(): void {
     this.state.clear();
+  }
+
+  /** Forget the state of every key starting with `prefix` (one stream's entities); returns how many. */
+  forgetPrefix(prefix: string): number {
+    let k = 0;
+    for (const key of this.state.keys()) {
+      if (key.startsWith(prefix)) {
+        this.state.delete(key);
+        k++;
+      }
+    }
+    return k;
   }
 
   /** Forget one entity's state. */

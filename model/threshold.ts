@@ -17,6 +17,16 @@
  * small exponential tail scaled from the body, so thresholds and severities stay finite and monotonic. The rule
  * that fired is stored in the tail (`fit`).
  *
+ * Small calibration sets: the rate in force is never below 1/n, n the calibration scores the distribution was
+ * fitted to (supportedRate). A rate q < 1/n asks for a score rarer than anything the calibration set holds;
+ * the tail that would carry it rests on about 50 excesses, whose shape ξ has a standard error of 0.15–0.25,
+ * and a far quantile moves with ξ exponentially: at NAB's 150 held-out scores 1e-4 is 67× beyond the data,
+ * ξ sat at its bound 1 and the threshold lay above every test score (flagging nothing); the integration
+ * tests' model (800 scores, ξ ≈ 0.8) put it 43× above the tail's start. At 1/n the threshold is the fitted
+ * tail's estimate of the calibration set's own maximum: still smooth (not the raw maximum) and it flags about
+ * one fresh normal record in n. A configured rate is honoured from n ≥ 1/q calibration scores (10,000 at the
+ * default); below that the calibration records both (`falseAlarmRate` in force, `requestedFalseAlarmRate`).
+ *
  * severity(s) is 0 at the threshold and rises with the tail probability p(s) = 1 − F(s) on a log scale:
  * log10(p(threshold) / p(s)) / SEVERITY_DECADES, clipped to [0, 1] (0.5 where a normal score is 1,000 times
  * rarer than at the threshold, with the default three decades): like OpenSearch's anomaly grade, it ranks
@@ -51,6 +61,26 @@ export const DEFAULT_FALSE_ALARM_RATE = 1e-4;
 /** SPOT's initial level: the tail starts at this quantile (or higher up, see minTailSamples). */
 export const DEFAULT_TAIL_START = 0.98;
 
+/**
+ * The per-record false-alarm rate n calibration scores can support: the rate asked for, or 1/n where that is
+ * larger (the threshold then sits at the fitted tail's estimate of the calibration maximum, not beyond it; see
+ * the module comment for why).
+ */
+export function supportedRate(rate: number, n: number): number {
+  return n >= 1 ? Math.max(rate, 1 / n) : rate;
+}
+
+/** The rate fields of a calibration set for `requested` on a distribution of n scores. */
+function rateFields(
+  requested: number,
+  n: number,
+): { falseAlarmRate: number; requestedFalseAlarmRate?: number } {
+  const rate = supportedRate(requested, n);
+  return rate === requested
+    ? { falseAlarmRate: rate }
+    : { falseAlarmRate: rate, requestedFalseAlarmRate: requested };
+}
+
 export interface ScoreDistribution {
   /** Calibration scores it was fitted to. */
   readonly n: number;
@@ -74,6 +104,11 @@ export interface ThresholdCalibration {
    * older artifacts and for quantile calibrations.
    */
   readonly falseAlarmRate?: number;
+  /**
+   * The rate asked for, when the calibration set was too small to support it and `falseAlarmRate` was raised
+   * to 1/n (see supportedRate); absent otherwise.
+   */
+  readonly requestedFalseAlarmRate?: number;
   readonly threshold: number;
   readonly distribution: ScoreDistribution;
   /** Entities with enough calibration scores of their own; others use the global threshold. */
@@ -407,6 +442,8 @@ export function calibrate(
   // it. Quantile mode keeps the body up to (past) the quantile, so the threshold is an empirical quantile.
   const bodyTop = point.falseAlarmRate !== undefined ? tailStart : 1 - (1 - quantile) / 2;
   const distribution = fitDistribution(scores, bodyTop, options.knots ?? 128, minTail);
+  const rates =
+    point.falseAlarmRate !== undefined ? rateFields(point.falseAlarmRate, distribution.n) : undefined;
   const minEntitySamples = options.minEntitySamples ?? 200;
   const perEntity: Record<string, EntityThreshold> = {};
   if (options.perEntity && entities) {
@@ -432,17 +469,25 @@ export function calibrate(
       .slice(0, options.maxEntities ?? 10_000);
     for (const [key, g] of eligible) {
       const dist = fitDistribution(g, bodyTop, Math.min(32, options.knots ?? 32), minTail);
-      perEntity[key] = { threshold: inverseCdf(dist, quantile), distribution: dist };
+      perEntity[key] = { threshold: inverseCdf(dist, entityQuantile(point, dist)), distribution: dist };
     }
   }
+  const level = rates ? 1 - rates.falseAlarmRate : quantile;
   return {
-    quantile,
-    ...(point.falseAlarmRate !== undefined ? { falseAlarmRate: point.falseAlarmRate } : {}),
-    threshold: inverseCdf(distribution, quantile),
+    quantile: level,
+    ...(rates ?? {}),
+    threshold: inverseCdf(distribution, level),
     distribution,
     perEntity,
     minEntitySamples,
   };
+}
+
+/** An entity's threshold level: in rate mode the rule of supportedRate applies to the entity's own scores. */
+function entityQuantile(point: OperatingPoint, dist: ScoreDistribution): number {
+  return point.falseAlarmRate === undefined
+    ? point.quantile
+    : 1 - supportedRate(point.falseAlarmRate, dist.n);
 }
 
 /** The per-record false-alarm rate a calibration's threshold stands for (older artifacts: 1 − quantile). */
@@ -460,14 +505,26 @@ export function atQuantile(cal: ThresholdCalibration, q: number): ThresholdCalib
   for (const [k, e] of Object.entries(cal.perEntity)) {
     perEntity[k] = { threshold: inverseCdf(e.distribution, q), distribution: e.distribution };
   }
-  const { falseAlarmRate: _rate, ...rest } = cal;
+  const { falseAlarmRate: _rate, requestedFalseAlarmRate: _requested, ...rest } = cal;
   return { ...rest, quantile: q, threshold: inverseCdf(cal.distribution, q), perEntity };
 }
 
-/** The same calibration at per-record false-alarm rate `rate`, from the stored (tail-fitted) distributions. */
+/**
+ * The same calibration at per-record false-alarm rate `rate`, from the stored (tail-fitted) distributions; the
+ * small-set rule of supportedRate applies to each distribution's own n.
+ */
 export function atFalseAlarmRate(cal: ThresholdCalibration, rate: number): ThresholdCalibration {
   const point = resolveOperatingPoint({ falseAlarmRate: rate });
-  return { ...atQuantile(cal, point.quantile), falseAlarmRate: rate };
+  const rates = rateFields(rate, cal.distribution.n);
+  const level = 1 - rates.falseAlarmRate;
+  const perEntity: Record<string, EntityThreshold> = {};
+  for (const [k, e] of Object.entries(cal.perEntity)) {
+    perEntity[k] = {
+      threshold: inverseCdf(e.distribution, entityQuantile(point, e.distribution)),
+      distribution: e.distribution,
+    };
+  }
+  return { ...atQuantile(cal, level), ...rates, perEntity };
 }
 
 /** The same calibration with one fixed threshold for every row (severities still come from the distributions). */
@@ -478,7 +535,7 @@ export function atFixedThreshold(cal: ThresholdCalibration, value: number): Thre
   const perEntity: Record<string, EntityThreshold> = {};
   for (const [k, e] of Object.entries(cal.perEntity))
     perEntity[k] = { threshold: value, distribution: e.distribution };
-  const { falseAlarmRate: _rate, ...rest } = cal;
+  const { falseAlarmRate: _rate, requestedFalseAlarmRate: _requested, ...rest } = cal;
   return { ...rest, quantile: cdf(cal.distribution, value), threshold: value, perEntity };
 }
 

@@ -1,3 +1,5 @@
+import type { ThresholdCalibration } from './threshold.js';
+
 /**
  * The contract between the detection pipeline (connector/) and the models (model/). The pipeline hands a
  * micro-batch of feature rows, already in the record's own units, and gets back everything an anomaly event
@@ -9,8 +11,14 @@ export interface BatchScores {
   readonly n: number;
   /** Feature count (row width). */
   readonly d: number;
-  /** Anomaly score per row: reconstruction error on the model's scaled inputs (higher is more anomalous). */
+  /**
+   * Anomaly score per row, the one judged against the threshold: the reconstruction error on the model's
+   * scaled inputs, or its post-processed value where the calibration has post-processing (then `rawScores`
+   * holds the reconstruction errors). Higher is more anomalous.
+   */
   readonly scores: Float32Array;
+  /** The reconstruction errors, when `scores` are post-processed (model/postprocess-stage.ts). */
+  readonly rawScores?: Float32Array;
   /** Per-row, per-feature share of the error, row-major n×d; each row sums to 1 (all zeros where score is 0). */
   readonly contributions: Float32Array;
   /** Per-row, per-feature reconstruction (the decoder's output) in the input's own units, row-major n×d. */
@@ -44,6 +52,11 @@ export interface ScoreOptions {
 /** What the pipeline scores with. Implementations are synchronous: the hot path never awaits per batch. */
 export interface Scorer {
   readonly identity: ModelIdentity;
+  /**
+   * The calibration in force. When it carries `postprocess`, its thresholds are on the post-processed scale:
+   * the caller post-processes the returned scores and judges them (model/postprocess-stage.ts).
+   */
+  readonly activeCalibration?: ThresholdCalibration;
   /** Score `n` rows held row-major in `rows` (length ≥ n × featureNames.length). */
   score(rows: Float32Array, n: number, entities?: readonly string[], options?: ScoreOptions): BatchScores;
 }
@@ -54,6 +67,8 @@ export interface Scorer {
  */
 export interface AsyncScorer {
   readonly identity: ModelIdentity;
+  /** As Scorer.activeCalibration. */
+  readonly activeCalibration?: ThresholdCalibration;
   scoreAsync(
     rows: Float32Array,
     n: number,

@@ -103,7 +103,10 @@ export interface AnomalyEvent {
   key: Buffer | null;
   event_time: number;
   entity: string;
+  /** The score judged: post-processed where the model has post-processing, else the reconstruction error. */
   score: number;
+  /** The reconstruction error (null in events from before the field). */
+  raw_score: number | null;
   threshold: number;
   severity: number;
   contributions: FeatureContribution[];

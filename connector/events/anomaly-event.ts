@@ -58,6 +58,7 @@ export function buildAnomalyEvent(input: AnomalyEventInput): AnomalyEvent {
     event_time: input.eventTime,
     entity: input.entity,
     score: scores.scores[row]!,
+    raw_score: (scores.rawScores ?? scores.scores)[row]!,
     threshold: scores.threshold[row]!,
     severity: scores.severity[row]!,
     contributions: topContributions(scores, rows, row, model.featureNames, input.maxContributions ?? 10),

@@ -66,7 +66,7 @@ export class IncidentStage implements OpenIncidents {
 
   /**
    * One scored batch, in the batch's record order (fetch order per partition); `anomalies` are its anomaly
-   * events in the same order. Must be called in fetch order across batches (see in-order.ts).
+   * events in the same order. Must be called in fetch order across batches (see connector/pipeline/ordered-turns.ts).
    */
   observe(scored: readonly Item[], anomalies: readonly AnomalyEvent[], now: number): IncidentBatch {
     const observations: Observation[] = [];

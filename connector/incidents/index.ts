@@ -1,4 +1,3 @@
-export * from './in-order.js';
 export * from './incident-stage.js';
 export * from './incident-tracker.js';
 export * from './open-incidents.js';

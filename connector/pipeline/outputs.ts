@@ -120,6 +120,7 @@ export function buildOutputs(input: BuildOutputsInput): BuiltOutputs {
               entity: item.entity,
               event_time: item.eventTime,
               score: scores.scores[k],
+              raw_score: (scores.rawScores ?? scores.scores)[k],
               threshold: scores.threshold[k],
               severity: scores.severity[k],
               anomaly: scores.isAnomaly[k] === 1,

@@ -3,6 +3,7 @@ import { isVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { retry } from '../../core/retry.js';
+import { PostprocessStage, streamEntityKey } from '../../model/postprocess-stage.js';
 import type { AsyncScorer, BatchScores, Scorer } from '../../model/types.js';
 import type { FeatureExtractor } from '../../schemas/features/extractor.js';
 import type { AnomalyEvent } from '../../schemas/types.js';
@@ -15,7 +16,6 @@ import {
   deadLetterFromError,
   deadLetterFromFeatureFailure,
 } from '../events/dead-letter.js';
-import { InOrder, type Ticket } from '../incidents/in-order.js';
 import type { IncidentStage } from '../incidents/incident-stage.js';
 import { OffsetTracker, partitionKey } from '../offsets/offset-tracker.js';
 import type {
@@ -32,6 +32,7 @@ import type {
 import { CommitScheduler, commitPending } from './commit-scheduler.js';
 import type { RecordDecoder } from './decode-stage.js';
 import { deliver, fitToLimit } from './delivery.js';
+import { OrderedTurns, type Turn } from './ordered-turns.js';
 import type { OutputCodec } from './output-codec.js';
 import { buildOutputs, type Item, type Outbound } from './outputs.js';
 import { scoreInChunks } from './scoring.js';
@@ -40,7 +41,7 @@ import { produceInTransaction } from './transactional.js';
 /**
  * The detection pipeline: the one place that orders the stages.
  *
- *   consume → decode → features → micro-batch → score → build events → produce → ack → commit
+ *   consume → decode → features → micro-batch → score → post-process → build events → produce → ack → commit
  *
  * Delivery (at-least-once): a record is tracked from fetch until every output it caused (anomaly event, score,
  * dead letter) is acknowledged by the broker; only a contiguous acknowledged prefix of a partition is ever
@@ -162,8 +163,8 @@ export class Pipeline {
   private readonly partitions = new Map<string, TopicPartition>();
   private readonly ready: Batch<Item>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  /** Batches start in fetch order and take a ticket; the incident step runs in ticket order (in-order.ts). */
-  private readonly incidentOrder = new InOrder();
+  /** Batches start in fetch order and take a turn; the incident step runs in turn order (ordered-turns.ts). */
+  private readonly incidentTurns = new OrderedTurns();
   private scorer: Scorer | AsyncScorer;
   private matrix: Float32Array;
   private consumer: Consumer | undefined;
@@ -172,6 +173,12 @@ export class Pipeline {
   private readonly commits: CommitScheduler;
   /** In-thread scorings run one after another (see scoring.ts); this is the tail of that queue. */
   private scoringTail: Promise<unknown> = Promise.resolve();
+  /**
+   * Per-entity score post-processing (model/postprocess-stage.ts), when the scorer's calibration has it. Owned
+   * here, not by the model, so a swap keeps it; batches take their turn at it in dispatch order.
+   */
+  private readonly post = new PostprocessStage();
+  private readonly postTurns = new OrderedTurns();
   private failure: unknown;
   private stopping = false;
 
@@ -197,6 +204,7 @@ export class Pipeline {
       intervalMs: options.commitIntervalMs ?? 100,
       commit: () => this.commitNow(),
     });
+    deps.metrics?.watchPostprocessState(this.post);
   }
 
   /** Swaps the serving model between batches (the model lifecycle's hot swap). Same feature width only. */
@@ -444,7 +452,7 @@ export class Pipeline {
 
   private async process(batch: Batch<Item>): Promise<void> {
     // Taken before the first await: process() is called in the order batches were formed.
-    const turn = this.deps.incidents === undefined ? undefined : this.incidentOrder.ticket();
+    const turn = this.deps.incidents === undefined ? undefined : this.incidentTurns.take();
     try {
       await this.processInTurn(batch, turn);
     } finally {
@@ -452,7 +460,7 @@ export class Pipeline {
     }
   }
 
-  private async processInTurn(batch: Batch<Item>, turn: Ticket | undefined): Promise<void> {
+  private async processInTurn(batch: Batch<Item>, turn: Turn | undefined): Promise<void> {
     if (this.failure !== undefined) return;
     const { output, metrics, onAnomaly, onScores, incidents } = this.deps;
     const scorer = this.scorer;
@@ -483,7 +491,14 @@ export class Pipeline {
     const incident =
       incidents === undefined || turn === undefined
         ? undefined
-        : await turn.run(() => incidents.observe(scoredItems, events, this.clock.now()));
+        : await turn.ready.then(() => {
+            // The turn ends with the step, not with the batch: the next batch need not wait for this one's sends.
+            try {
+              return incidents.observe(scoredItems, events, this.clock.now());
+            } finally {
+              turn.release();
+            }
+          });
     const all = incident === undefined ? outbounds : [...outbounds, ...incident.outbounds];
 
     if (this.txProducer !== undefined) await this.produceTransactionally(batch, all);
@@ -516,6 +531,11 @@ export class Pipeline {
    * Gathers the scorable rows into one matrix and scores them. In-thread scorers take turns (one scoring at a
    * time, each starting on a fresh turn of the event loop and yielding between chunks), so batches in flight
    * together never hold the thread back to back; they share one matrix, which taking turns makes safe.
+   *
+   * Post-processing (when the scorer's calibration has it) runs after the raw scores are back, in dispatch
+   * order: a batch takes its turn before its first await and waits for it once scored, so a worker finishing
+   * batches out of order cannot reorder an entity's records. Every row is then explained ('all'): which rows
+   * are anomalies is known only after post-processing, so the scorer's own choice of rows would be wrong.
    */
   private async score<T>(
     scorer: Scorer | AsyncScorer,
@@ -525,33 +545,48 @@ export class Pipeline {
   ): Promise<T> {
     const d = this.deps.extractor.width;
     const isAsync = 'scoreAsync' in scorer;
+    const calibration = scorer.activeCalibration?.postprocess ? scorer.activeCalibration : undefined;
     const run = async () => {
-      // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
-      const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
-      const scoredItems: Item[] = [];
-      const entities: string[] = [];
-      for (const item of items) {
-        const src = item.rows;
-        if (src === null) continue;
-        // A plain loop, not set(subarray()): a view per row is an allocation per record.
-        const from = item.row * d;
-        const to = scoredItems.length * d;
-        for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
-        scoredItems.push(item);
-        entities.push(item.entity);
+      // Taken before the first await, so turns follow dispatch order (ordered-turns.ts).
+      const turn = calibration ? this.postTurns.take() : undefined;
+      try {
+        // An async scorer keeps this batch away while the next one is gathered: it gets a matrix of its own.
+        const matrix = isAsync ? new Float32Array(items.length * d) : this.matrix;
+        const scoredItems: Item[] = [];
+        const entities: string[] = [];
+        for (const item of items) {
+          const src = item.rows;
+          if (src === null) continue;
+          // A plain loop, not set(subarray()): a view per row is an allocation per record.
+          const from = item.row * d;
+          const to = scoredItems.length * d;
+          for (let j = 0; j < d; j++) matrix[to + j] = src[from + j]!;
+          scoredItems.push(item);
+          entities.push(item.entity);
+        }
+        const n = scoredItems.length;
+        if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
+        const explain = calibration ? 'all' : 'anomalies';
+        const t0 = performance.now();
+        let scores: BatchScores = isAsync
+          ? await scorer.scoreAsync(matrix, n, entities, { explain })
+          : await scoreInChunks(scorer, matrix, n, d, entities, {
+              explain,
+              chunkRows: this.opts.scoreChunkRows ?? 2048,
+            });
+        if (calibration && turn) {
+          await turn.ready;
+          const keys = scoredItems.map((i) =>
+            streamEntityKey(partitionKey(i.record.topic, i.record.partition), i.entity),
+          );
+          scores = this.post.apply(scores, keys, entities, calibration);
+        }
+        this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
+        this.deps.metrics?.recordScores(scores, n);
+        return use({ items: scoredItems, scores, rows: matrix });
+      } finally {
+        turn?.release();
       }
-      const n = scoredItems.length;
-      if (n === 0) return use({ items: scoredItems, scores: null, rows: matrix });
-      const t0 = performance.now();
-      const scores: BatchScores = isAsync
-        ? await scorer.scoreAsync(matrix, n, entities, { explain: 'anomalies' })
-        : await scoreInChunks(scorer, matrix, n, d, entities, {
-            explain: 'anomalies',
-            chunkRows: this.opts.scoreChunkRows ?? 2048,
-          });
-      this.deps.metrics?.recordBatch(n, (performance.now() - t0) / 1000, reason);
-      this.deps.metrics?.recordScores(scores, n);
-      return use({ items: scoredItems, scores, rows: matrix });
     };
     if (isAsync) return run();
     const turn = this.scoringTail.then(async () => {
@@ -681,6 +716,7 @@ export class Pipeline {
       this.tracker.revoke(p.topic, p.partition);
       this.batcher.revoke(key);
       this.deps.extractor.forgetStream(key);
+      this.post.forgetStream(key);
       this.partitions.delete(key);
       this.deps.incidents?.revoked([p]);
       this.epochs.delete(key);

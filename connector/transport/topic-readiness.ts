@@ -3,9 +3,9 @@ import { sleep } from '../../core/retry.js';
 
 /**
  * Resolves once `probe` (a ListOffsets of every partition, which only each partition's leader answers)
- * succeeds for every topic. CreateTopics, and kafkajs's `waitForLeaders`, return once metadata names a leader;
- * the leader may still answer "This server does not host this topic-partition" for a moment after that, and a
- * produce or fetch sent then fails. Rejects with BROKER_UNAVAILABLE naming the topic after `timeoutMs`.
+ * succeeds for every topic. CreateTopics returns before the partitions are served: metadata, and the leader it
+ * names, may answer "This server does not host this topic-partition" for a moment after that (kafkajs's
+ * `waitForLeaders` throws on that answer rather than retrying it), and a produce or fetch sent then fails. Rejects with BROKER_UNAVAILABLE naming the topic after `timeoutMs`.
  */
 export async function waitUntilServed(
   topics: readonly string[],

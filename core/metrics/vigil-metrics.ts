@@ -56,6 +56,45 @@ export interface OpenIncidentCounts {
   openCounts(): ReadonlyMap<string, ReadonlyMap<IncidentBand, number>>;
 }
 
+/**
+ * Bounded per-entity state as two series read at scrape time: `<name>` (entities held) and
+ * `<name>_evicted_total` (evictions). The counter is advanced by the growth of the source's own count, so a
+ * new source (watch) starts from its own zero and the counter never goes down.
+ */
+class EntityStateMetrics {
+  readonly held: Gauge;
+  readonly evicted: Counter;
+  private source: EntityStateCounts | undefined;
+  private reported = 0;
+
+  constructor(registers: Registry[], names: { name: string; help: string; evictedHelp: string }) {
+    this.held = new Gauge({
+      name: names.name,
+      help: names.help,
+      registers,
+      collect: () => {
+        if (this.source !== undefined) this.held.set(this.source.size);
+      },
+    });
+    this.evicted = new Counter({
+      name: `${names.name}_evicted_total`,
+      help: names.evictedHelp,
+      registers,
+      collect: () => {
+        const s = this.source;
+        if (s === undefined || s.evicted <= this.reported) return;
+        this.evicted.inc(s.evicted - this.reported);
+        this.reported = s.evicted;
+      },
+    });
+  }
+
+  watch(counts: EntityStateCounts): void {
+    this.source = counts;
+    this.reported = 0;
+  }
+}
+
 export class VigilMetrics {
   readonly recordsConsumed: Counter<'topic'>;
   readonly recordsScored: Counter<'topic'>;
@@ -86,8 +125,10 @@ export class VigilMetrics {
   readonly incidentsRecovered: Counter;
   private incidentSource: OpenIncidentCounts | undefined;
   private incidentTopics: readonly string[] = [];
-  private entityState: EntityStateCounts | undefined;
-  private evictedReported = 0;
+  readonly postprocessEntities: Gauge;
+  readonly postprocessEntitiesEvicted: Counter;
+  private readonly featureState: EntityStateMetrics;
+  private readonly postprocessState: EntityStateMetrics;
 
   constructor(
     readonly registry: Registry,
@@ -221,25 +262,20 @@ export class VigilMetrics {
     // (dashboards and alerts then tell "none" from "not scraped").
     for (const result of ['ok', 'failed']) this.commits.inc({ result }, 0);
     for (const output of OUTPUT_KINDS) this.produceErrors.inc({ output }, 0);
-    // Read at scrape time from the extractor's counts: nothing on the hot path.
-    this.featureEntities = new Gauge({
+    // Read at scrape time from the extractor's and the post-processing stage's counts: nothing on the hot path.
+    this.featureState = new EntityStateMetrics(registers, {
       name: 'vigil_feature_entities',
       help: 'Entities whose recent readings the features stage holds for temporal features.',
-      registers,
-      collect: () => {
-        if (this.entityState !== undefined) this.featureEntities.set(this.entityState.size);
-      },
+      evictedHelp:
+        'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
     });
-    this.featureEntitiesEvicted = new Counter({
-      name: 'vigil_feature_entities_evicted_total',
-      help: 'Entities dropped from the temporal feature state for room (least recently seen first); each starts again cold.',
-      registers,
-      collect: () => {
-        const s = this.entityState;
-        if (s === undefined || s.evicted <= this.evictedReported) return;
-        this.featureEntitiesEvicted.inc(s.evicted - this.evictedReported);
-        this.evictedReported = s.evicted;
-      },
+    this.featureEntities = this.featureState.held;
+    this.featureEntitiesEvicted = this.featureState.evicted;
+    this.postprocessState = new EntityStateMetrics(registers, {
+      name: 'vigil_postprocess_entities',
+      help: 'Entities whose score post-processing state (smoothed score, likelihood statistics) is held.',
+      evictedHelp:
+        'Entities dropped from the score post-processing state for room (least recently seen first); each starts again in warm-up.',
     });
     this.incidentsOpen = new Gauge({
       name: 'vigil_incidents_open',
@@ -275,13 +311,19 @@ export class VigilMetrics {
       help: 'Open incidents read back from the incidents topic on partition assignment (restart, rebalance).',
       registers,
     });
+    this.postprocessEntities = this.postprocessState.held;
+    this.postprocessEntitiesEvicted = this.postprocessState.evicted;
     if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   }
 
   /** Exports the temporal feature state's counts (the extractor's), read at each scrape. */
   watchEntityState(counts: EntityStateCounts): void {
-    this.entityState = counts;
-    this.evictedReported = 0;
+    this.featureState.watch(counts);
+  }
+
+  /** Exports the score post-processing stage's counts (the pipeline's), read at each scrape. */
+  watchPostprocessState(counts: EntityStateCounts): void {
+    this.postprocessState.watch(counts);
   }
 
   /**

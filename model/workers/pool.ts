@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, type ErrorCode, VigilError } from '../../core/errors.js';
 import type { BackendPreference } from '../backend.js';
 import type { Detector, DetectorOptions } from '../detector.js';
+import type { ThresholdCalibration } from '../threshold.js';
 import type { AsyncScorer, BatchScores, ModelIdentity, ScoreOptions } from '../types.js';
 import type {
   DetectorSource,
@@ -224,11 +225,14 @@ export class ScoringPool {
 
   /**
    * The pool as the pipeline's AsyncScorer. The caller's rows are copied, not moved: the pipeline still reads
-   * the flagged records' values when it builds their events.
+   * the flagged records' values when it builds their events. `calibration` is the workers' calibration in force
+   * (the main thread's copy of the same Detector): with post-processing, the pipeline post-processes and judges
+   * the workers' raw scores on its own thread, in record order (model/postprocess-stage.ts).
    */
-  asScorer(identity: ModelIdentity): AsyncScorer {
+  asScorer(identity: ModelIdentity, calibration?: ThresholdCalibration): AsyncScorer {
     return {
       identity,
+      ...(calibration ? { activeCalibration: calibration } : {}),
       scoreAsync: (rows, n, entities, options) =>
         this.score(rows, n, entities, { ...options, transfer: false }),
     };

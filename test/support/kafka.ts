@@ -117,7 +117,10 @@ export async function createTopic(
 ): Promise<void> {
   await withAdmin(async (admin) => {
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      // Not kafkajs's waitForLeaders: it retries only LEADER_NOT_AVAILABLE, and a just-created topic's metadata can
+      // answer UNKNOWN_TOPIC_OR_PARTITION ("does not host this topic-partition") first, which it throws. waitUntilServed
+      // below retries every error until each partition's leader answers.
+      waitForLeaders: false,
       topics: [
         {
           topic: name,

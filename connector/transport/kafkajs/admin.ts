@@ -58,7 +58,10 @@ export class KafkajsAdmin implements TransportAdmin {
     await this.call('createTopics', (admin) =>
       // Resolves false (no error) for topics that already exist (created meanwhile by someone else).
       admin.createTopics({
-        waitForLeaders: true,
+        // Not kafkajs's waitForLeaders: it retries only LEADER_NOT_AVAILABLE, and a just-created topic's metadata can
+        // answer UNKNOWN_TOPIC_OR_PARTITION ("does not host this topic-partition") first, which it throws. waitUntilServed
+        // below retries every error until each partition's leader answers.
+        waitForLeaders: false,
         topics: missing.map((t) => ({
           topic: t.name,
           numPartitions: t.partitions ?? 3,

@@ -1,28 +1,38 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainAvroDecoder } from '../../../connector/pipeline/decode-stage.js';
 import { plainAvroOutputCodec } from '../../../connector/pipeline/output-codec.js';
-import { Pipeline, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
+import { Pipeline, type PipelineDeps, type PipelineOptions } from '../../../connector/pipeline/pipeline.js';
 import { createTransport } from '../../../connector/transport/index.js';
 import type { Transport, TransportKind } from '../../../connector/transport/types.js';
 import { createLogger, silentLogger } from '../../../core/logger.js';
 import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
+import { saveDetector } from '../../../model/artifact.js';
 import type { Detector } from '../../../model/detector.js';
+import { scoreFile } from '../../../model/eval/cli.js';
 import { detectorSource, ScoringPool } from '../../../model/workers/pool.js';
 import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
 import { brokers, createTopic, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
 import { sensorExtractor, sensorRecords, trainSensorDetector } from '../../support/sensor-fixture.js';
 import { waitFor } from '../transport/conformance.js';
+import { client, coordinate, readTopic } from './robustness.js';
 
 const sensorType = loadSchema('sensor_reading');
 const anomalyType = loadSchema('anomaly_event');
 const deadLetterType = loadSchema('dead_letter');
 
 let detector: Detector;
+/** The same model calibrated on post-processed scores: per-device smoothing and anomaly likelihood. */
+let postDetector: Detector;
+const POSTPROCESS = { ewmaHalfLife: 3, likelihood: { halfLife: 200, warmup: 20 }, maxEntities: 1000 };
 beforeAll(async () => {
   detector = await trainSensorDetector();
-}, 180_000);
+  postDetector = await trainSensorDetector(4000, 7, POSTPROCESS);
+}, 300_000);
 
 /** Reads every message of a topic from the beginning until `expected` arrived or the time runs out. */
 async function readAll(topic: string, expected: number, timeoutMs = 30_000) {
@@ -102,6 +112,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
     groupId: string,
     options: Pick<PipelineOptions, 'batching'> & Partial<PipelineOptions>,
     metrics?: VigilMetrics,
+    deps: Partial<Pick<PipelineDeps, 'scorer' | 'onAnomaly'>> = {},
   ) =>
     new Pipeline(
       {
@@ -123,6 +134,7 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
           ? createLogger({ level: process.env.VIGIL_TEST_LOG })
           : silentLogger(),
         ...(metrics === undefined ? {} : { metrics }),
+        ...deps,
       },
     );
 
@@ -256,6 +268,111 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
       expect(c.offset).toBe(m.high);
     }
   }, 120_000);
+
+  it('streamed = offline: every record gets the raw and post-processed score and decision `vigil score` gives it', async () => {
+    const topic = uniqueName(`pipe-post-${kind}`);
+    const scoresTopic = uniqueName(`pipe-post-scores-${kind}`);
+    await createTopic(topic, 3);
+    await createTopic(scoresTopic, 1);
+    const dir = await mkdtemp(path.join(tmpdir(), 'vigil-post-'));
+    try {
+      // Keyed by device: a device's readings stay in one partition, in the order they were produced.
+      await produceAll(topic, encodedReadings(3000, 11, 0.03), 500);
+      const postPool =
+        scoring === 'worker thread'
+          ? await ScoringPool.create(detectorSource(postDetector), { size: 1, backend: 'wasm' })
+          : undefined;
+      const events: AnomalyEvent[] = [];
+      const pipeline = sensorPipeline(
+        topic,
+        uniqueName(`pipe-post-group-${kind}`),
+        {
+          // Small, uneven batches, so each device's state is carried across many of them.
+          batching: { maxRecords: 97, maxBytes: 1 << 20, lingerMs: 5, maxBuffered: 2048, yieldEvery: 64 },
+          scoresTopic,
+        },
+        undefined,
+        {
+          scorer: postPool?.asScorer(postDetector.identity, postDetector.activeCalibration) ?? postDetector,
+          onAnomaly: (e) => events.push(e),
+        },
+      );
+      await pipeline.start();
+      await scoredWithin(pipeline, 3000, 60_000);
+      await pipeline.stop();
+      await postPool?.close();
+      expect(pipeline.stats.scored).toBe(3000);
+
+      const kafka = client();
+      const streamed = new Map(
+        (await readTopic(kafka, scoresTopic)).map((r) => {
+          const s = JSON.parse(r.value!.toString()) as {
+            partition: number;
+            offset: number;
+            score: number;
+            raw_score: number;
+            anomaly: boolean;
+          };
+          return [coordinate(s.partition, s.offset), s];
+        }),
+      );
+      expect(streamed.size).toBe(3000);
+
+      // Offline: the input topic as the broker holds it, through `vigil score`'s own code and the saved artifact.
+      const input = await readTopic(kafka, topic);
+      const extractor = sensorExtractor();
+      const d = extractor.width;
+      const rows = new Float32Array(input.length * d);
+      const entities: string[] = [];
+      for (const [i, r] of input.entries()) {
+        const value = sensorType.fromBuffer(r.value!);
+        expect(extractor.extractInto(value, rows, i * d).ok).toBe(true);
+        entities.push(extractor.entityOf(value) ?? '');
+      }
+      await saveDetector(postDetector, path.join(dir, 'model'));
+      const csv = path.join(dir, 'scores.csv');
+      await scoreFile(
+        {
+          model: path.join(dir, 'model'),
+          data: '',
+          out: csv,
+          labelColumn: 'label',
+          backend: 'wasm',
+          batch: '256',
+        },
+        { stdout: () => {} },
+        async () => ({ rows, n: input.length, d, entities }),
+      );
+      const lines = (await readFile(csv, 'utf8')).trim().split('\n');
+      expect(lines[0]).toBe('row,score,severity,is_anomaly,threshold,top_feature,raw_score');
+      const near = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(b), 1e-6);
+      const mismatches: string[] = [];
+      let flips = 0;
+      let processedDiffers = 0;
+      for (const [i, line] of lines.slice(1).entries()) {
+        const [, score, , isAnomaly, threshold, , raw] = line.split(',');
+        const at = coordinate(input[i]!.partition, input[i]!.offset);
+        const s = streamed.get(at)!;
+        if (!near(s.raw_score, Number(raw)) || !near(s.score, Number(score)))
+          mismatches.push(`${at}: streamed ${s.raw_score}/${s.score}, offline ${raw}/${score}`);
+        // A decision may differ only where float rounding in another batch makes the score touch the threshold.
+        if (s.anomaly !== (isAnomaly === '1') && !near(Number(score), Number(threshold))) flips++;
+        if (s.score !== s.raw_score) processedDiffers++;
+      }
+      expect(mismatches, 'streamed and offline scores differ').toEqual([]);
+      expect(flips).toBe(0);
+      // The stage did run: judged scores are the likelihood transform, not the reconstruction errors.
+      expect(processedDiffers).toBe(3000);
+      // Events carry the raw reconstruction error beside the judged score; the stream has anomalies to show it.
+      expect(pipeline.stats.anomalies).toBeGreaterThan(0);
+      expect(events.length).toBe(pipeline.stats.anomalies);
+      for (const e of events)
+        expect(e.raw_score).toBe(streamed.get(coordinate(e.source.partition, e.source.offset))!.raw_score);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      for (const t of [topic, scoresTopic]) await deleteTopic(t);
+    }
+  }, 180_000);
 
   it.skipIf(scoring === 'worker thread')(
     'commits are spaced by commitIntervalMs while running, and shutdown commits everything at once',

@@ -47,7 +47,10 @@ async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Pro
 export async function createTopics(kafka: Kafka, topics: Record<string, number>): Promise<void> {
   await withAdmin(kafka, async (admin) => {
     await admin.createTopics({
-      waitForLeaders: true,
+      // Not kafkajs's waitForLeaders: it retries only LEADER_NOT_AVAILABLE, and a just-created topic's metadata can
+      // answer UNKNOWN_TOPIC_OR_PARTITION ("does not host this topic-partition") first, which it throws. waitUntilServed
+      // below retries every error until each partition's leader answers.
+      waitForLeaders: false,
       topics: Object.entries(topics).map(([topic, numPartitions]) => ({
         topic,
         numPartitions,

@@ -98,12 +98,66 @@ describe('the default operating point: a false-alarm rate from the fitted tail',
     expect(cal.distribution.tail.fit).toBe('exponential');
     expect(cal.distribution.tail.xi).toBe(0);
     expect(Number.isFinite(cal.threshold)).toBe(true);
-    expect(cal.threshold).toBeGreaterThan(Math.max(...few));
+    // 18 scores cannot support 1e-4: the rate in force is 1/18 (see the small-set tests below).
+    expect(cal.threshold).toBeGreaterThan(cal.distribution.tail.u);
+    expect(calibrate(few, { falseAlarmRate: 1 / few.length }).threshold).toBe(cal.threshold);
     // No spread at all above the tail's start: a small exponential tail keeps the threshold finite and above.
     const flat = calibrate(new Float64Array(500).fill(0.25));
     expect(flat.distribution.tail.fit).toBe('constant');
     expect(flat.threshold).toBeGreaterThan(0.25);
     expect(Number.isFinite(flat.threshold)).toBe(true);
+  });
+});
+
+describe('small calibration sets: the rate in force is never below 1/n', () => {
+  it('flags a sensible share of fresh normal rows where 1e-4 would flag none', () => {
+    // NAB's size: 150 held-out scores. 1e-4 is 67× beyond them; the rate in force is 1/150.
+    for (const seed of [1, 2, 3]) {
+      const few = logNormalScores(150, seed);
+      const cal = calibrate(few);
+      expect(cal.requestedFalseAlarmRate).toBe(DEFAULT_FALSE_ALARM_RATE);
+      expect(cal.falseAlarmRate).toBeCloseTo(1 / 150, 12);
+      expect(falseAlarmRateOf(cal)).toBeCloseTo(1 / 150, 12);
+      expect(tailProbability(cal.distribution, cal.threshold)).toBeCloseTo(1 / 150, 9);
+      const fresh = logNormalScores(200_000, 200 + seed);
+      const share = flaggedShare(fresh, cal.threshold);
+      // About one in 150, with the spread of a tail fitted to 50 excesses: within 3× either way.
+      expect(share, `seed ${seed}`).toBeGreaterThan(1 / 450);
+      expect(share, `seed ${seed}`).toBeLessThan(3 / 150);
+      // What the unguarded extrapolation gives: the fitted tail's 1 − 1e-4 level, far beyond the data.
+      const unguarded = inverseCdf(cal.distribution, 1 - 1e-4);
+      expect(unguarded).toBeGreaterThan(cal.threshold);
+      expect(flaggedShare(fresh, unguarded)).toBeLessThan(share);
+    }
+  });
+
+  it('leaves a rate the calibration set supports as it is (n ≥ 1/q)', () => {
+    const cal = calibrate(logNormalScores(20_000, 9));
+    expect(cal.falseAlarmRate).toBe(DEFAULT_FALSE_ALARM_RATE);
+    expect(cal.requestedFalseAlarmRate).toBeUndefined();
+    const share = flaggedShare(logNormalScores(1_000_000, 19), cal.threshold);
+    expect(share).toBeGreaterThan(0.5e-4);
+    expect(share).toBeLessThan(2e-4);
+  });
+
+  it('applies the same rule when the rate is moved later, and per entity', () => {
+    const cal = calibrate(logNormalScores(800, 4), { falseAlarmRate: 1e-2 });
+    expect(cal.requestedFalseAlarmRate).toBeUndefined();
+    const tight = atFalseAlarmRate(cal, 1e-4);
+    expect(tight.falseAlarmRate).toBeCloseTo(1 / 800, 12);
+    expect(tight.requestedFalseAlarmRate).toBe(1e-4);
+    expect(tight.threshold).toBeCloseTo(inverseCdf(cal.distribution, 1 - 1 / 800), 9);
+    // Moving to a supported rate drops the note.
+    expect(atFalseAlarmRate(tight, 1e-2).requestedFalseAlarmRate).toBeUndefined();
+    // Entity a has 300 scores of its own, b 5,000 (the global set 5,300): each gets the rule on its own n.
+    const scores = [...logNormalScores(300, 5), ...logNormalScores(5_000, 6)];
+    const entities = scores.map((_, i) => (i < 300 ? 'a' : 'b'));
+    const perEntity = calibrate(scores, { perEntity: true, falseAlarmRate: 1e-3 }, entities);
+    const a = perEntity.perEntity['a']!;
+    const b = perEntity.perEntity['b']!;
+    expect(tailProbability(a.distribution, a.threshold)).toBeCloseTo(1 / 300, 9);
+    expect(tailProbability(b.distribution, b.threshold)).toBeCloseTo(1e-3, 9);
+    expect(perEntity.falseAlarmRate).toBe(1e-3);
   });
 });
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { InOrder } from '../../../../connector/incidents/in-order.js';
 import {
   IncidentTracker,
   incidentId,
@@ -20,6 +19,7 @@ function anomaly(offset: number, severity: number, features: [string, number][])
     event_time: 0,
     entity: 'pump-1',
     score: 10 * severity,
+    raw_score: null,
     threshold: 1,
     severity,
     contributions: features.map(([feature, contribution]) => ({
@@ -229,22 +229,5 @@ describe('IncidentFold', () => {
       ['a', 2],
       ['b', 0],
     ]);
-  });
-});
-
-describe('InOrder', () => {
-  it('runs steps in ticket order whatever order the work before them finishes in; a released ticket is skipped', async () => {
-    const order = new InOrder();
-    const ran: number[] = [];
-    const tickets = [0, 1, 2, 3].map(() => order.ticket());
-    const delays = [30, 0, 10, 5];
-    await Promise.all(
-      tickets.map(async (ticket, i) => {
-        await new Promise((r) => setTimeout(r, delays[i]));
-        if (i === 2) return ticket.release();
-        await ticket.run(() => ran.push(i));
-      }),
-    );
-    expect(ran).toEqual([0, 1, 3]);
   });
 });

@@ -54,7 +54,11 @@ const OPTIONS: PipelineOptions = {
   maxFetchRecords: 50,
 };
 
-function setUp(transport: MemoryTransportOptions, options: Partial<PipelineOptions> = {}) {
+function setUp(
+  transport: MemoryTransportOptions,
+  options: Partial<PipelineOptions> = {},
+  scorer: Detector = detector,
+) {
   const t = memoryTransport({ keepMessages: true, ...transport });
   const metrics = new VigilMetrics(new Registry());
   const pipeline = new Pipeline(
@@ -63,7 +67,7 @@ function setUp(transport: MemoryTransportOptions, options: Partial<PipelineOptio
       transport: t,
       decoder: plainAvroDecoder(sensorType),
       extractor: sensorExtractor(),
-      scorer: detector,
+      scorer,
       output: plainAvroOutputCodec(),
       logger: silentLogger(),
       metrics,
@@ -114,6 +118,33 @@ describe('Pipeline over the in-memory transport', () => {
     });
     expect(new Set(coords).size).toBe(coords.length);
     expect(byTopic(t.counters.sent, 'anomalies')).toHaveLength(stats.anomalies);
+  });
+
+  it('post-processing state stays at the limit with more entities than it, and the metrics count the evictions', async () => {
+    const limit = 50;
+    const post = await trainSensorDetector(2000, 7, {
+      ewmaHalfLife: 3,
+      likelihood: { halfLife: 200, warmup: 20 },
+      maxEntities: limit,
+    });
+    // 600 readings, every one from a device not seen before: 550 more entities than the state may hold.
+    const pool = sensorRecords(600, 8, 0).map(({ record }, i) => ({
+      key: Buffer.from(`dev-${i}`),
+      value: sensorType.toBuffer({ ...record, device_id: `dev-${i}` }),
+    }));
+    const { pipeline, metrics } = setUp({ pool, recordsPerPartition: 600, partitions: 1 }, {}, post);
+    await pipeline.start();
+    await until(() => pipeline.stats.scored === 600, 'every record');
+    const value = async (name: string) =>
+      (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value;
+    expect(await value('vigil_postprocess_entities')).toBe(limit);
+    // One eviction per device after the first `limit`.
+    expect(await value('vigil_postprocess_entities_evicted_total')).toBe(600 - limit);
+    await pipeline.stop();
+    // Stopping gives the partition up, and its entities' state goes with it; the counter keeps its count.
+    expect(await value('vigil_postprocess_entities')).toBe(0);
+    expect(await value('vigil_postprocess_entities_evicted_total')).toBe(600 - limit);
+    post.dispose();
   });
 
   it('with a long commit interval, commits the first batch at once and the rest at shutdown', async () => {
