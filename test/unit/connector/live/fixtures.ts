@@ -27,6 +27,7 @@ export function anomaly(entity: string, eventTime: number, score: number, featur
     event_time: eventTime,
     entity,
     score,
+    raw_score: score,
     threshold: 1,
     severity: Math.min(0.999, score / 10),
     contributions: features.map((feature, i) => ({
