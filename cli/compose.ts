@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { IncidentStage } from '../connector/incidents/incident-stage.js';
 import type { OpenIncidents } from '../connector/incidents/open-incidents.js';
 import { readIncidents } from '../connector/incidents/recovery.js';
+import { liveRoutes } from '../connector/live/live-http.js';
+import { LiveView } from '../connector/live/live-view.js';
 import {
   confluentDecoder,
   plainAvroDecoder,
@@ -86,6 +88,8 @@ export interface Service {
   /** With model.registry: the serving model's holder (swap()) and the registry it follows. */
   readonly modelServer?: ModelServer;
   readonly modelRegistry?: ModelRegistry;
+  /** The live view's feed when `ui.enabled`. */
+  readonly live: LiveView | undefined;
   /** Open incidents and incident events (read-only), when output.incidents.enabled. */
   readonly incidents?: OpenIncidents;
   /** Stops in order: stop fetching, drain, flush, commit, leave the group, close; then the metrics server. */
@@ -128,7 +132,10 @@ async function start(
   const registry = new Registry();
   const metrics = new VigilMetrics(registry, { processMetrics: true });
   const health = new Health();
-  const server = config.metrics.enabled ? await serveMetrics(registry, health, config, logger) : undefined;
+  const live = liveView(config);
+  const server = config.metrics.enabled
+    ? await serveMetrics(registry, health, config, logger, live && liveRoutes(live, config.ui.path))
+    : undefined;
   if (server !== undefined) opened.push(() => closeServer(server));
 
   const backend = await initBackend({ preference: config.model.backend, logger });
@@ -189,6 +196,9 @@ async function start(
     const inForce = d instanceof Detector ? d.activeCalibration.threshold : Number.NaN;
     metrics.setModel(d.identity.id, d.identity.version, backend.name, inForce);
   }
+  // The first model served; a later registry swap is not shown on the live view yet.
+  const firstModel = firstScorer.identity;
+  live?.onModel({ id: firstModel.id, version: firstModel.version, backend: backend.name });
   const { decoder, output } = await codecs(config, reader);
 
   transport ??= createTransport(config.kafka.transport, transportOptions(config), logger);
@@ -233,6 +243,8 @@ async function start(
       })
     : undefined;
   if (incidents !== undefined) metrics.watchIncidents(incidents, config.input.topics);
+  // Without the tracker the page says incidents are off: `--ui` does not turn it on (see ui.enabled's description).
+  if (incidents !== undefined) live?.follow(incidents);
 
   const pipeline = new Pipeline(
     {
@@ -276,7 +288,8 @@ async function start(
       output,
       logger,
       metrics,
-      ...(hooks.onAnomaly === undefined ? {} : { onAnomaly: hooks.onAnomaly }),
+      ...anomalyListeners(hooks.onAnomaly, live),
+      ...(live === undefined ? {} : { onScores: (s, at) => live.onScores(s, at) }),
       ...(incidents === undefined ? {} : { incidents }),
     },
   );
@@ -292,7 +305,9 @@ async function start(
     health.failed = true;
   });
   const lagTimer = setInterval(() => {
-    for (const l of pipelineLag(pipeline)) metrics.setLag(l.topic, l.partition, l.lag);
+    const lag = pipelineLag(pipeline);
+    for (const l of lag) metrics.setLag(l.topic, l.partition, l.lag);
+    live?.onLag(lag);
   }, 5_000);
   lagTimer.unref();
   logger.info(
@@ -318,6 +333,7 @@ async function start(
     },
     ...(modelServer === undefined ? {} : { modelServer }),
     ...(serving === undefined ? {} : { modelRegistry: serving.registry }),
+    live,
     ...(incidents === undefined ? {} : { incidents }),
     stop() {
       stopped ??= (async () => {
@@ -445,6 +461,29 @@ function explainSilentJoin(pipeline: Pipeline, config: VigilConfig, logger: Logg
   }, 500);
   timer.unref();
   return timer;
+}
+
+/** The live view when `ui.enabled`: bounded in-memory buffers the page's JSON is answered from. */
+function liveView(config: VigilConfig): LiveView | undefined {
+  if (!config.ui.enabled) return undefined;
+  return new LiveView({
+    historySeconds: config.ui.historySeconds,
+    maxAnomalies: config.ui.maxAnomalies,
+  });
+}
+
+function anomalyListeners(
+  hook: ((event: AnomalyEvent) => void) | undefined,
+  live: LiveView | undefined,
+): { onAnomaly?: (event: AnomalyEvent) => void } {
+  if (live === undefined) return hook === undefined ? {} : { onAnomaly: hook };
+  if (hook === undefined) return { onAnomaly: (e) => live.onAnomaly(e) };
+  return {
+    onAnomaly: (e) => {
+      hook(e);
+      live.onAnomaly(e);
+    },
+  };
 }
 
 /** What /healthz and /readyz answer from. */
@@ -588,9 +627,11 @@ async function serveMetrics(
   health: Health,
   config: VigilConfig,
   logger: Logger,
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<Server> {
   const { host, port, path } = config.metrics;
   const server = createServer((req, res) => {
+    if (extraRoutes?.(req, res)) return;
     const text = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(`${body}\n`);
@@ -629,5 +670,7 @@ async function serveMetrics(
   });
   server.unref();
   logger.info({ url: `http://${host}:${port}${path}` }, 'metrics endpoint up');
+  if (extraRoutes !== undefined)
+    logger.info({ url: `http://${host}:${port}${config.ui.path}` }, 'live view up');
   return server;
 }

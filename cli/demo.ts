@@ -39,6 +39,10 @@ export interface DemoOptions {
   metricsPort: number;
   transport: 'kafkajs' | 'rdkafka';
   show: number;
+  /** Serve the live view on the metrics server. */
+  ui: boolean;
+  /** After the summary, keep the detector (and its live view) running until the signal. */
+  hold: boolean;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
@@ -52,6 +56,8 @@ export const DEMO_DEFAULTS: DemoOptions = {
   metricsPort: 9464,
   transport: 'kafkajs',
   show: 20,
+  ui: true,
+  hold: false,
 };
 
 export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSignal): Promise<number> {
@@ -70,7 +76,16 @@ export async function runDemo(o: DemoOptions, logger: Logger, signal: AbortSigna
     const summaries: { seed: number; summary: Summary }[] = [];
     for (const seed of seeds) {
       if (seeds.length > 1) say(`\n━━ seed ${seed} (${summaries.length + 1} of ${seeds.length}) ━━`);
-      const summary = await runOnce({ ...o, seed }, broker, workDir, say, logger, signal);
+      // Only the last seed holds: an earlier one would keep the detector up and the remaining seeds waiting.
+      const last = summaries.length === seeds.length - 1;
+      const summary = await runOnce(
+        { ...o, seed, hold: o.hold && last },
+        broker,
+        workDir,
+        say,
+        logger,
+        signal,
+      );
       if (summary === undefined) return 130;
       summaries.push({ seed, summary });
     }
@@ -163,9 +178,12 @@ async function runOnce(
         'output:',
         `  anomaliesTopic: ${anomaliesTopic}`,
         `  deadLetterTopic: ${deadLetterTopic}`,
+        // The live view's incidents are the tracker's (it groups none itself): on with the page.
+        `  incidents: { enabled: ${o.ui}, topic: vigil-demo.incidents.${suffix} }`,
         'metrics:',
         '  host: 127.0.0.1',
         `  port: ${o.metricsPort}`,
+        `ui: { enabled: ${o.ui} }`,
         'logging: { level: warn }',
       ].join('\n'),
       { source: 'demo configuration' },
@@ -186,6 +204,7 @@ async function runOnce(
       },
     });
     say(`▶ detector running (${o.transport}); metrics on http://127.0.0.1:${o.metricsPort}/metrics`);
+    if (o.ui) say(`  live view on http://127.0.0.1:${o.metricsPort}${config.ui.path}`);
 
     const truthFile = join(workDir, `truth-${suffix}.jsonl`);
     say(
@@ -214,8 +233,11 @@ async function runOnce(
       await new Promise((r) => setTimeout(r, 100));
     }
     const metricsText = await fetchMetrics(o.metricsPort);
-    await service.stop();
-    service = undefined;
+    const running = service;
+    if (!o.hold) {
+      await service.stop();
+      service = undefined;
+    }
 
     const truth = parseTruthLines(await readFile(truthFile, 'utf8'));
     await rm(truthFile, { force: true });
@@ -243,6 +265,14 @@ async function runOnce(
       ) {
         say(`    ${line}`);
       }
+    }
+    if (o.hold && !signal.aborted) {
+      const view =
+        running.live === undefined
+          ? ''
+          : ` and the live view (http://127.0.0.1:${o.metricsPort}${config.ui.path})`;
+      say(`▶ holding: the detector${view} stay up; Ctrl-C stops`);
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     }
     return summary;
   } finally {

@@ -27,8 +27,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     .command('run')
     .description('Run the detector: consume, score, produce anomaly events, until SIGTERM/SIGINT.')
     .option('-c, --config <file>', 'vigil.yaml (environment overrides: VIGIL__SECTION__KEY=value)')
-    .action(async (opts: { config?: string }) => {
-      exitCode = await runService(opts.config, env, logger);
+    .option('--ui', 'serve the live view on the metrics server (ui.enabled: true)')
+    .action(async (opts: { config?: string; ui?: boolean }) => {
+      // The flag is one more override, validated with the rest (ui.enabled needs metrics.enabled).
+      const withUi = opts.ui === true ? { ...env, VIGIL__UI__ENABLED: 'true' } : env;
+      exitCode = await runService(opts.config, withUi, logger);
     });
 
   program
@@ -54,6 +57,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       new Option('--transport <t>', 'Kafka client').choices(['kafkajs', 'rdkafka']).default('kafkajs'),
     )
     .option('--show <n>', 'anomalies printed in full', String(DEMO_DEFAULTS.show))
+    .option('--no-ui', 'do not serve the live view')
+    .option('--hold', 'after the summary, keep the detector and its live view up until Ctrl-C')
     .action(async (opts: Record<string, string>) => {
       const num = (k: string) => Number(opts[k]);
       const controller = new AbortController();
@@ -75,6 +80,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
             metricsPort: num('metricsPort'),
             transport: opts['transport'] as 'kafkajs' | 'rdkafka',
             show: num('show'),
+            ui: (opts['ui'] as unknown) !== false,
+            hold: (opts['hold'] as unknown) === true,
           },
           logger.child({ component: 'demo' }),
           controller.signal,

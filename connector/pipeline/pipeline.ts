@@ -113,6 +113,8 @@ export interface PipelineDeps {
   readonly clock?: Clock;
   /** Called for each anomaly once its event is acknowledged (the demo prints them). */
   readonly onAnomaly?: (event: AnomalyEvent) => void;
+  /** Called with each batch's scores once its outputs are acknowledged (the live view, connector/live). */
+  readonly onScores?: (scores: BatchScores, at: number) => void;
   /** Incidents (connector/incidents): their events go out with each batch's outputs. */
   readonly incidents?: IncidentStage;
 }
@@ -466,15 +468,17 @@ export class Pipeline {
 
   private async processInTurn(batch: Batch<Item>, turn: Turn | undefined): Promise<void> {
     if (this.failure !== undefined) return;
-    const { output, metrics, onAnomaly, incidents } = this.deps;
+    const { output, metrics, onAnomaly, onScores, incidents } = this.deps;
     const scorer = this.scorer;
     const items = batch.items.map((i) => i.value);
     const o = this.opts;
 
     // Built while the scoring turn is held: the events read their rows from the shared matrix.
     let scoredItems: readonly Item[] = [];
+    let batchScores: BatchScores | null = null;
     const { outbounds, events } = await this.score(scorer, items, batch.reason, (scored) => {
       scoredItems = scored.items;
+      batchScores = scored.scores;
       return buildOutputs({
         topics: o,
         codec: output,
@@ -524,6 +528,7 @@ export class Pipeline {
     this.stats.scored += n;
     this.stats.anomalies += events.length;
     this.stats.batches++;
+    if (onScores !== undefined && batchScores !== null) onScores(batchScores, ackedAt);
     if (onAnomaly !== undefined) for (const e of events) onAnomaly(e);
     if (incident !== undefined) incidents?.published(incident.events);
   }

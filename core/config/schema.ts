@@ -801,6 +801,39 @@ const MetricsSchema = z
   })
   .meta({ description: 'Prometheus endpoint.' });
 
+const UiSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Serve the live view (a small page: scores against the threshold, incidents, latest anomalies, throughput, lag) on the metrics server; `vigil run --ui` turns it on too. Needs `metrics.enabled`. Its incidents are the incident tracker’s: with `output.incidents.enabled` false the page says tracking is off (`--ui` does not turn the tracker on: that would create and write the incidents topic and change what the alert rules see, from a flag meant for watching). For the demo and for watching one instance; Grafana is the production view.',
+        examples: [true],
+      }),
+    path: z
+      .string()
+      .regex(/^\/[^\s?#]*[^\s?#/]$/, 'an absolute URL path, not ending in /')
+      .default('/live')
+      .meta({ description: 'URL path of the page; its data is at `<path>/data`.', examples: ['/ui'] }),
+    historySeconds: z
+      .int()
+      .min(10)
+      .max(86_400)
+      .default(300)
+      .meta({
+        description: 'Seconds of per-second score history kept in memory and drawn.',
+        examples: [900],
+      }),
+    maxAnomalies: z
+      .int()
+      .min(1)
+      .max(1_000)
+      .default(50)
+      .meta({ description: 'Latest anomalies kept in memory for the page.', examples: [100] }),
+  })
+  .meta({ description: 'Live view (off by default).' });
+
 const LifecycleSchema = z
   .strictObject({
     shutdownTimeoutMs: millis(600_000)
@@ -840,10 +873,25 @@ export const ConfigSchema = z
         examples: ['exactly-once'],
       }),
     metrics: MetricsSchema.prefault({}),
+    ui: UiSchema.prefault({}),
     lifecycle: LifecycleSchema.prefault({}),
     logging: LoggingSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.ui.enabled && !c.metrics.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ui', 'enabled'],
+        message: 'the live view is served by the metrics server: set metrics.enabled too',
+      });
+    }
+    if (c.ui.enabled && [c.metrics.path, '/healthz', '/readyz'].includes(c.ui.path)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ui', 'path'],
+        message: `"${c.ui.path}" is taken by another endpoint`,
+      });
+    }
     const topics = new Set(c.input.topics);
     for (const key of ['anomaliesTopic', 'deadLetterTopic', 'scoresTopic'] as const) {
       const t = c.output[key];

@@ -183,12 +183,18 @@ export function spawnVigil(
   return new VigilProcess(child, options.logFile);
 }
 
-/** `vigil run --config <file>`; resolves once its partitions are assigned (it is consuming). */
+/** `vigil run --config <file> [args]`; resolves once its partitions are assigned (it is consuming). */
 export async function startVigil(
   configPath: string,
-  options: { env?: NodeJS.ProcessEnv; logFile?: string; readyTimeoutMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    logFile?: string;
+    readyTimeoutMs?: number;
+    /** More `vigil run` flags, after the config (`--ui`). */
+    args?: readonly string[];
+  } = {},
 ): Promise<VigilProcess> {
-  const vigil = spawnVigil(['run', '--config', configPath], options);
+  const vigil = spawnVigil(['run', '--config', configPath, ...(options.args ?? [])], options);
   try {
     await vigil.waitForLog('partitions assigned', options.readyTimeoutMs ?? 60_000);
   } catch (err) {

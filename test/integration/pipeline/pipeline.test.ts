@@ -18,7 +18,6 @@ import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, DeadLetter } from '../../../schemas/types.js';
 import { brokers, createTopic, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
 import { sensorExtractor, sensorRecords, trainSensorDetector } from '../../support/sensor-fixture.js';
-import { waitFor } from '../transport/conformance.js';
 import { client, coordinate, readTopic } from './robustness.js';
 
 const sensorType = loadSchema('sensor_reading');
@@ -397,16 +396,15 @@ describe.each<[TransportKind, 'main thread' | 'worker thread']>([
         const marks = await admin.fetchWatermarks(topic);
         const total = (offsets: readonly { offset: bigint }[]) =>
           offsets.reduce((s, o) => s + (o.offset > 0n ? o.offset : 0n), 0n);
-        // The first batch's commit goes out at once but may still be on its way when the last record is scored
-        // (a loaded machine): wait for it, then no second one may follow within the interval.
-        await waitFor('the first commit', () => pipeline.stats.commits >= 1, 30_000);
         const whileRunning = await admin.fetchCommittedOffsets(groupId, [topic]);
-        // 20 batches went through, one commit: what it covered is below the high watermarks.
-        expect(pipeline.stats.commits).toBe(1);
+        // 20 batches went through, at most one commit: the first batch's, which goes out at once. It may also
+        // have failed (a group still settling on a loaded machine), and then its retry waits out the interval.
+        const commitsWhileRunning = pipeline.stats.commits;
+        expect(commitsWhileRunning).toBeLessThanOrEqual(1);
         expect(total(whileRunning)).toBeLessThan(total(marks.map((m) => ({ offset: m.high }))));
 
         await pipeline.stop();
-        expect(pipeline.stats.commits).toBe(2);
+        expect(pipeline.stats.commits).toBe(commitsWhileRunning + 1);
         const afterStop = await admin.fetchCommittedOffsets(groupId, [topic]);
         for (const m of marks)
           expect(afterStop.find((c) => c.partition === m.partition)!.offset).toBe(m.high);

@@ -1,0 +1,3 @@
+export * from './live-feed.js';
+export * from './live-http.js';
+export * from './live-view.js';
