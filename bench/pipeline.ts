@@ -31,6 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TransportKind } from '../connector/transport/types.js';
 import { ConfigSchema } from '../core/config/schema.js';
+import { arg, flag, optionalNumber } from './lib/args.js';
 import { type BenchBroker, startBroker } from './lib/broker.js';
 import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './lib/load.js';
 import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
@@ -44,12 +45,6 @@ const REPO = path.resolve(HERE, '..');
 const WORK = path.join(REPO, '.vigil/bench-pipeline');
 
 // ------------------------------------------------------------------ arguments
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const TRANSPORTS: TransportKind[] = (() => {
   const t = arg('transport', 'both');
@@ -87,10 +82,10 @@ const CONFIG_DEFAULTS = {
   consumer: ConfigSchema.shape.kafka.parse(undefined).consumer,
 };
 const BATCHING = { ...CONFIG_DEFAULTS.batching, ...(JSON.parse(arg('batching', '{}')) as object) };
-const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-flight', ''));
+const IN_FLIGHT = optionalNumber('in-flight');
 /** Scoring worker threads (the service's `model.workers`); 0 scores on the pipeline's main thread. */
 const WORKERS = Number(arg('workers', '0'));
-const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
+const FETCH = optionalNumber('fetch');
 const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)));
 const COMMIT_INTERVAL_MS = Number(arg('commit-interval', String(CONFIG_DEFAULTS.consumer.commitIntervalMs)));
 /** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
