@@ -60,6 +60,13 @@ const WRITE = !flag('no-write');
 /** Worker threads scoring off the main thread (the service's `model.workers`); 0: on the main thread. */
 const WORKERS = Number(arg('workers', '0'));
 const LABEL = arg('label', '');
+/**
+ * Keyed layout (test/support/memory-transport.ts `keyed`): each device in one partition, in order. Per-entity
+ * state (temporal features, on by default for the sensor mapping, and post-processing) needs it: the default
+ * layout feeds a device's history readings from three points in time at once, and flags a quarter of them.
+ * Keep --records at most the pool's size (20,000) with it, or each partition wraps and devices jump back in time.
+ */
+const KEYED = flag('keyed');
 /** raw, post or both (interleaved, raw first in each pair): --postprocess off|on|ab (bench/lib/sensor.ts). */
 const MODELS = benchModels(WORK);
 const AB = MODELS.length > 1;
@@ -124,7 +131,12 @@ async function runOnce(
 ): Promise<RunResult> {
   const perPartition = Math.ceil(RECORDS / PARTITIONS);
   const total = perPartition * PARTITIONS;
-  const transport = memoryTransport({ pool, recordsPerPartition: perPartition, partitions: PARTITIONS });
+  const transport = memoryTransport({
+    pool,
+    recordsPerPartition: perPartition,
+    partitions: PARTITIONS,
+    keyed: KEYED,
+  });
   const pipeline = new Pipeline(
     {
       topics: ['bench-in'],
