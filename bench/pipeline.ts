@@ -7,7 +7,7 @@
  *       [--phases client,consume,passthrough,e2e,profile,latency,memory] [--memory-factor 10]
  *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N] [--workers N]
  *       [--fetch N] [--linger MS] [--commit-interval MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
- *       [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
+ *       [--postprocess off|on|ab] [--pairs 2] [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
  *
  * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
  * features from the sensor-reading preset (35 columns), a small dense autoencoder trained on normal readings.
@@ -31,10 +31,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TransportKind } from '../connector/transport/types.js';
 import { ConfigSchema } from '../core/config/schema.js';
+import { arg, flag, optionalNumber } from './lib/args.js';
 import { type BenchBroker, startBroker } from './lib/broker.js';
 import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './lib/load.js';
 import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
-import { ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
+import { benchModels, ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
 import { fmtInt, fmtMiB, plateau } from './lib/stats.js';
 import type { ClientJob, Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
@@ -44,12 +45,6 @@ const REPO = path.resolve(HERE, '..');
 const WORK = path.join(REPO, '.vigil/bench-pipeline');
 
 // ------------------------------------------------------------------ arguments
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const TRANSPORTS: TransportKind[] = (() => {
   const t = arg('transport', 'both');
@@ -80,6 +75,9 @@ const PACED_LINGER_MS = Number(arg('paced-linger', '5'));
 const WORKER_FLAGS = arg('worker-flags', '').split(' ').filter(Boolean);
 const WRITE = !flag('no-write');
 const LABEL = arg('label', '');
+/** --postprocess off|on|ab (bench/lib/sensor.ts); ab runs the e2e phase --pairs times per model, interleaved. */
+const MODELS = benchModels(WORK);
+const PAIRS = Number(arg('pairs', '2'));
 
 const CONFIG_DEFAULTS = {
   batching: ConfigSchema.shape.batching.parse(undefined),
@@ -87,10 +85,10 @@ const CONFIG_DEFAULTS = {
   consumer: ConfigSchema.shape.kafka.parse(undefined).consumer,
 };
 const BATCHING = { ...CONFIG_DEFAULTS.batching, ...(JSON.parse(arg('batching', '{}')) as object) };
-const IN_FLIGHT = arg('in-flight', '') === '' ? undefined : Number(arg('in-flight', ''));
+const IN_FLIGHT = optionalNumber('in-flight');
 /** Scoring worker threads (the service's `model.workers`); 0 scores on the pipeline's main thread. */
 const WORKERS = Number(arg('workers', '0'));
-const FETCH = arg('fetch', '') === '' ? undefined : Number(arg('fetch', ''));
+const FETCH = optionalNumber('fetch');
 const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)));
 const COMMIT_INTERVAL_MS = Number(arg('commit-interval', String(CONFIG_DEFAULTS.consumer.commitIntervalMs)));
 /** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
@@ -273,6 +271,7 @@ async function pipelineJob(
   inTopic: string,
   total: number,
   latency: boolean,
+  modelDir = path.join(WORK, 'model'),
 ): Promise<PipelineJob> {
   const anomaliesTopic = unique('bench-anomalies');
   const deadLetterTopic = unique('bench-dlq');
@@ -282,7 +281,7 @@ async function pipelineJob(
     mode: 'pipeline',
     anomaliesTopic,
     deadLetterTopic,
-    modelDir: path.join(WORK, 'model'),
+    modelDir,
     batching: BATCHING,
     ...(IN_FLIGHT === undefined ? {} : { maxInFlightBatches: IN_FLIGHT }),
     workers: WORKERS,
@@ -338,8 +337,27 @@ async function measure(
     out.passthrough = { run, rates: rates(run.result, RECORDS) };
     log(transport, 'pass-through', fmtInt(out.passthrough.rates.steady), 'rec/s steady;', costs(run));
   }
-  if (PHASES.has('e2e')) {
-    const run = await runWorker(await pipelineJob(transport, broker, backlog, RECORDS, false));
+  if (PHASES.has('e2e') && MODELS.length > 1) {
+    // --postprocess ab: raw and post end to end, interleaved, logged per run (hand-recorded in RESULTS.md).
+    for (let pair = 1; pair <= PAIRS; pair++) {
+      for (const model of MODELS) {
+        const job = await pipelineJob(transport, broker, backlog, RECORDS, false, model.dir);
+        const run = await runWorker(job);
+        const r = rates(run.result, RECORDS);
+        log(
+          `${transport} e2e pair ${pair} ${model.variant}:`,
+          fmtInt(r.steady),
+          `rec/s steady (${fmtInt(r.overall)} overall);`,
+          costs(run),
+          `load ${os.loadavg()[0]!.toFixed(2)};`,
+          run.result.stats,
+        );
+      }
+    }
+  } else if (PHASES.has('e2e')) {
+    const run = await runWorker(
+      await pipelineJob(transport, broker, backlog, RECORDS, false, MODELS[0]!.dir),
+    );
     out.e2e = { run, rates: rates(run.result, RECORDS) };
     log(transport, 'end-to-end', fmtInt(out.e2e.rates.steady), 'rec/s steady;', costs(run), run.result.stats);
   }
@@ -636,9 +654,11 @@ async function main(): Promise<void> {
   const loadTimer = setInterval(() => loadDuring.push(os.loadavg()[0]!), 5_000);
   log(`load ${startLoad.join(' / ')}; ${command}`);
   mkdirSync(WORK, { recursive: true });
-  const modelDir = path.join(WORK, 'model');
-  if (!existsSync(path.join(modelDir, 'manifest.json'))) log('training the bench model (once)');
-  await ensureModel(modelDir);
+  for (const model of MODELS) {
+    if (!existsSync(path.join(model.dir, 'manifest.json')))
+      log(`training the bench model ${model.variant} (once)`);
+    await ensureModel(model.dir, model.postprocess);
+  }
 
   const broker: BenchBroker =
     BOOTSTRAP === ''

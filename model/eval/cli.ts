@@ -189,7 +189,11 @@ export function createEvaluateCommand(deps: ModelCliDeps = {}): Command {
               `${e.dataset} ${e.split}: AUC-ROC ${pct(r.aucRoc)} %, AUC-PR ${pct(r.aucPr)} %, F1 at threshold ${pct(
                 c.f1,
               )} % (best-F1, uses labels: ${pct(r.bestF1.f1)} %), normal rows flagged ${rate(c.normalFlaggedRate)}` +
-                (c.targetRate !== undefined ? ` (configured ${rate(c.targetRate)})` : '') +
+                (c.targetRate === undefined
+                  ? ''
+                  : c.requestedRate === undefined
+                    ? ` (configured ${rate(c.targetRate)})`
+                    : ` (configured ${rate(c.requestedRate)}, in force ${rate(c.targetRate)}: 1/n of the calibration rows)`) +
                 (r.nab
                   ? `, NAB raw ${r.nab.raw.toFixed(3)} (normalised ${r.nab.normalised.toFixed(1)}; ${r.nab.detectedWindows}/${r.nab.windows} windows, ${r.nab.falsePositives} FP)`
                   : '') +

@@ -413,6 +413,9 @@ export async function evaluateSplit(
             ? atThreshold.fp / (atThreshold.fp + atThreshold.tn)
             : Number.NaN,
         ...(targetRate !== undefined ? { targetRate } : {}),
+        ...(targetRate !== undefined && cal.requestedFalseAlarmRate !== undefined
+          ? { requestedRate: cal.requestedFalseAlarmRate }
+          : {}),
       },
       bestF1: ranking.bestF1,
       ...plotCurves(rocCurve(scores, labels, counts), prCurve(scores, labels, counts), options.curvePoints),

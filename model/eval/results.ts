@@ -28,8 +28,13 @@ export interface CalibratedF1 {
   readonly flaggedRate: number;
   /** Share of the normal test rows flagged: the false-alarm rate observed, to compare with `targetRate`. */
   readonly normalFlaggedRate: number;
-  /** The per-record false-alarm rate the threshold was set for (absent for post-processed scores). */
+  /**
+   * The per-record false-alarm rate the threshold was set for (absent for post-processed scores): the rate in
+   * force, which the 1/n rule (model/threshold.ts) may have raised above the one asked for.
+   */
   readonly targetRate?: number;
+  /** The rate asked for, when the 1/n rule raised it (too few calibration rows to support it). */
+  readonly requestedRate?: number;
 }
 
 export interface SplitResult {

@@ -36,6 +36,13 @@ export interface MemoryTransportOptions {
   readonly recordsPerPartition: number;
   readonly partitions: number;
   /**
+   * Lay the pool out as a keyed producer would: partition p cycles, in pool order, only the records whose key
+   * hashes to p, so an entity's records stay in one partition and in order (what per-entity state, temporal
+   * features and post-processing, expects of Kafka). Default false: every partition cycles the whole pool
+   * from its own starting point, so an entity's records come from several points in time at once.
+   */
+  readonly keyed?: boolean;
+  /**
    * Offsets the client skips after a batch ending at `end` (exclusive), as a transaction's control record
    * takes an offset without being delivered: the batch's nextOffset is `end + gap`. Default 0.
    */
@@ -155,7 +162,8 @@ class MemoryConsumer implements Consumer {
 
   private async deliverLoop(partition: number, handler: BatchHandler): Promise<void> {
     const max = this.options.maxBatchRecords ?? 500;
-    const pool = this.o.pool;
+    const pool = this.o.keyed ? keyedShare(this.o.pool, partition, this.o.partitions) : this.o.pool;
+    const start = this.o.keyed ? 0 : partition * 7919;
     let offset = 0;
     let position = 0;
     while (this.running && offset < this.o.recordsPerPartition) {
@@ -169,7 +177,7 @@ class MemoryConsumer implements Consumer {
       const records = new Array<KafkaRecord>(n);
       const now = Date.now();
       for (let i = 0; i < n; i++) {
-        const r = pool[(offset + i + partition * 7919) % pool.length]!;
+        const r = pool[(offset + i + start) % pool.length]!;
         records[i] = {
           topic: this.topic,
           partition,
@@ -242,4 +250,13 @@ class MemoryConsumer implements Consumer {
     })();
     return this.closing;
   }
+}
+
+/** The records of `pool` whose key hashes (FNV-1a) to `partition`, in pool order. */
+function keyedShare(pool: readonly EncodedRecord[], partition: number, partitions: number): EncodedRecord[] {
+  return pool.filter((r) => {
+    let h = 0x811c9dc5;
+    for (const b of r.key ?? []) h = Math.imul(h ^ b, 0x01000193);
+    return (h >>> 0) % partitions === partition;
+  });
 }

@@ -71,8 +71,11 @@ describe('vigil evaluate on any ordered CSV', () => {
     const { result, scores } = await evaluateSplit(ds, ds.splits[0]!, { seed: 2, train: { epochs: 10 } });
     const nab = ds.nab!;
     const c = result.calibrated;
-    expect(c.targetRate).toBe(1e-4);
-    expect(c.rule).toMatch(/false-alarm rate of 0\.0001/);
+    // About 100 calibration rows cannot support 1e-4: the rate in force is raised to 1/n (model/threshold.ts).
+    expect(c.requestedRate).toBe(1e-4);
+    expect(c.targetRate).toBeGreaterThan(1e-4);
+    expect(c.targetRate).toBeLessThanOrEqual(1 / 50);
+    expect(c.rule).toMatch(new RegExp(`false-alarm rate of ${c.targetRate}`));
     let fp = 0;
     let normals = 0;
     const detections = new Uint8Array(1_000);
@@ -116,8 +119,10 @@ describe('vigil evaluate on any ordered CSV', () => {
       { from: 'user' },
     );
     const text = printed.join('');
-    expect(text).toMatch(/normal rows flagged \d[\d.]* % \(configured 0\.100 %\)/);
+    expect(text).toMatch(
+      /normal rows flagged \d[\d.]* % \(configured 0\.100 %, in force \d[\d.]* %: 1\/n of the calibration rows\)/,
+    );
     const run = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8'));
-    expect(run.datasets[0].splits[0].calibrated.targetRate).toBe(0.001);
+    expect(run.datasets[0].splits[0].calibrated.requestedRate).toBe(0.001);
   }, 120_000);
 });
