@@ -1,17 +1,28 @@
 // The dashboards as files: helm/vigil/dashboards/<uid>.json, rendered from specs.ts. `npm run dashboards`
 // writes them; test/unit/ops/dashboards.test.ts fails when the committed files differ from this output.
+import { renderLayoutSvg } from './layout-svg.js';
 import { buildDashboard, type DashboardSpec, type Query } from './panels.js';
 import { DASHBOARDS } from './specs.js';
 
 export { DASHBOARDS };
 
 export const DASHBOARD_DIR = 'helm/vigil/dashboards';
+/** Where the layout pictures for the docs go (docs/operations.md shows them). */
+export const LAYOUT_DIR = 'docs/img';
 
 /** File name (under DASHBOARD_DIR) → file text, for every dashboard. */
 export function renderDashboards(): Map<string, string> {
   const files = new Map<string, string>();
   for (const spec of DASHBOARDS)
     files.set(`${spec.uid}.json`, `${JSON.stringify(buildDashboard(spec), null, 2)}\n`);
+  return files;
+}
+
+/** File name (under LAYOUT_DIR) → SVG text: each dashboard's panel layout, drawn from its generated JSON. */
+export function renderLayouts(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [name, text] of renderDashboards())
+    files.set(`dashboard-${name.replace(/\.json$/, '')}.svg`, renderLayoutSvg(JSON.parse(text)));
   return files;
 }
 

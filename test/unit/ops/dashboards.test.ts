@@ -4,7 +4,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DASHBOARD_DIR, DASHBOARDS, renderDashboards } from '../../../ops/dashboards/index.js';
+import {
+  DASHBOARD_DIR,
+  DASHBOARDS,
+  LAYOUT_DIR,
+  renderDashboards,
+  renderLayouts,
+} from '../../../ops/dashboards/index.js';
 import { DATASOURCE, GENERATED_NOTE } from '../../../ops/dashboards/panels.js';
 
 const dir = path.resolve(import.meta.dirname, '../../..', DASHBOARD_DIR);
@@ -27,6 +33,19 @@ describe('Grafana dashboards', () => {
       .sort();
     expect(committed).toEqual([...rendered.keys()].sort());
     for (const [name, text] of rendered) expect(readFileSync(path.join(dir, name), 'utf8'), name).toBe(text);
+  });
+
+  it('the layout pictures in the docs are drawn from the generated JSON (run `npm run dashboards`)', () => {
+    const layouts = renderLayouts();
+    expect([...layouts.keys()].sort()).toEqual(DASHBOARDS.map((d) => `dashboard-${d.uid}.svg`).sort());
+    for (const [name, text] of layouts) {
+      expect(readFileSync(path.resolve(dir, '../../..', LAYOUT_DIR, name), 'utf8'), name).toBe(text);
+      // One box per panel, each titled.
+      const d = JSON.parse(rendered.get(name.replace(/^dashboard-/, '').replace(/\.svg$/, '.json'))!) as {
+        panels: Panel[];
+      };
+      expect(text.match(/<rect x=/g)?.length).toBe(d.panels.length);
+    }
   });
 
   it.each(DASHBOARDS.map((d) => [d.uid]))('%s: fixed uid, $datasource variable, generated note', (uid) => {
