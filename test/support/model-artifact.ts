@@ -8,7 +8,6 @@ import path from 'node:path';
 import { ARTIFACT_FORMAT_VERSION, loadDetector, saveDetector } from '../../model/artifact.js';
 import { initBackend } from '../../model/backend.js';
 import type { Detector } from '../../model/detector.js';
-import { DEFAULT_FALSE_ALARM_RATE } from '../../model/threshold.js';
 import type { SensorReading } from '../../schemas/types.js';
 import type { Labelled } from '../../synth/ground-truth.js';
 import { SensorGenerator } from '../../synth/sensor-generator.js';
@@ -36,15 +35,15 @@ export async function sensorArtifact(options: SensorArtifactOptions = {}): Promi
   const seed = options.seed ?? 7;
   const version = options.version ?? 'v1';
   // Keyed by the columns too: an artifact cached before the feature mapping changed (temporal features, say)
-  // still loads, but `vigil run` rightly refuses it for the mapping of today. And by the operating point: the
-  // default rate with the small-set rule of model/threshold.ts (`minrate1n`), not an older calibration.
+  // still loads, but `vigil run` rightly refuses it for the mapping of today. And by the operating point (the
+  // fixture's 0.99 quantile under the small-set rule of model/threshold.ts), not an older calibration.
   const columns = createHash('sha256')
     .update(sensorExtractor().featureNames.join('\u0000'))
     .digest('hex')
     .slice(0, 12);
   const dir = path.join(
     options.cacheDir ?? path.join(tmpdir(), 'vigil-test-models'),
-    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}-fa${DEFAULT_FALSE_ALARM_RATE}-minrate1n${version === 'v1' ? '' : `-${version}`}`,
+    `sensor-dense-r${rows}-s${seed}-f${ARTIFACT_FORMAT_VERSION}-c${columns}-q99-minrate1n${version === 'v1' ? '' : `-${version}`}`,
   );
   await initBackend();
   try {

@@ -60,7 +60,9 @@ export async function trainSensorDetector(
     seed,
     // Each device's scores run through its own post-processing state, in record order.
     ...(postprocess ? { postprocess, entities } : {}),
-    // The product's default operating point: its 800 held-out scores cannot support 1e-4, so the threshold
-    // sits at 1/800 (model/threshold.ts, supportedRate), which still leaves these tests anomalies to count.
+    // A small, briefly trained model: its 800 held-out scores cannot support 1e-4 (the 1/n rule of
+    // model/threshold.ts would put it at 1/800), and the crash, group and incident tests need anomalies to count
+    // (more than 5 sure ones in 4,000 records). The 0.99 quantile keeps their expectations meaningful.
+    threshold: { quantile: 0.99 },
   });
 }
