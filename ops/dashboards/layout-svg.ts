@@ -38,7 +38,8 @@ export function renderLayoutSvg(dashboard: DashboardJson): string {
   const width = 24 * COLUMN + 2 * MARGIN;
   const height = HEADER + bottom * ROW + 2 * MARGIN;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" role="img">`,
+    `<title>${escapeHtml(dashboard.title)} — panel layout</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${MARGIN}" y="${MARGIN + 18}" font-size="18" font-weight="bold" fill="#1f2937">${escapeHtml(dashboard.title)} — panel layout</text>`,
   ];
