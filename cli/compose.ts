@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { IncidentStage } from '../connector/incidents/incident-stage.js';
 import type { OpenIncidents } from '../connector/incidents/open-incidents.js';
 import { readIncidents } from '../connector/incidents/recovery.js';
+import type { ModelLifecycle } from '../connector/lifecycle/model-lifecycle.js';
 import { liveRoutes } from '../connector/live/live-http.js';
 import { LiveView } from '../connector/live/live-view.js';
 import {
@@ -43,6 +44,7 @@ import { SchemaCache } from '../schemas/codec.js';
 import { compileFeatures, type FeatureExtractor } from '../schemas/features/extractor.js';
 import { RegistryClient } from '../schemas/registry-client.js';
 import type { AnomalyEvent } from '../schemas/types.js';
+import { type LifecycleServing, startLifecycleServing } from './lifecycle-serving.js';
 import { type RegistryServing, startRegistryServing } from './registry-serving.js';
 
 /**
@@ -88,6 +90,8 @@ export interface Service {
   /** With model.registry: the serving model's holder (swap()) and the registry it follows. */
   readonly modelServer?: ModelServer;
   readonly modelRegistry?: ModelRegistry;
+  /** With model.lifecycle.enabled: drift checks, retraining, feedback. */
+  readonly lifecycle?: ModelLifecycle;
   /** The live view's feed when `ui.enabled`. */
   readonly live: LiveView | undefined;
   /** Open incidents and incident events (read-only), when output.incidents.enabled. */
@@ -246,6 +250,23 @@ async function start(
   // Without the tracker the page says incidents are off: `--ui` does not turn it on (see ui.enabled's description).
   if (incidents !== undefined) live?.follow(incidents);
 
+  // Before the pipeline, which hands it every scored batch; its retrain waits for the pipeline's assignment.
+  let pipelineRef: Pipeline | undefined;
+  let lifecycle: LifecycleServing | undefined;
+  if (config.model.lifecycle.enabled && serving !== undefined && modelServer?.current !== undefined) {
+    const firstTopic = config.input.topics[0]!;
+    const started = await startLifecycleServing(config, modelServer.current, {
+      transport,
+      registry: serving.registry,
+      server: modelServer,
+      logger,
+      metrics: metrics.lifecycle,
+      mayRetrain: () => pipelineRef?.owns(firstTopic, 0) ?? false,
+    });
+    lifecycle = started;
+    opened.push(() => started.close());
+  }
+
   const pipeline = new Pipeline(
     {
       topics: config.input.topics,
@@ -291,8 +312,10 @@ async function start(
       ...anomalyListeners(hooks.onAnomaly, live),
       ...(live === undefined ? {} : { onScores: (s, at) => live.onScores(s, at) }),
       ...(incidents === undefined ? {} : { incidents }),
+      ...(lifecycle === undefined ? {} : { onScored: lifecycle.lifecycle.onScored }),
     },
   );
+  pipelineRef = pipeline;
   // No await since the scorer was read above: every later swap goes to the pipeline.
   modelServer?.attach(pipeline);
   // Before start(): the pipeline's consumer and producers belong to the transport closed above on failure.
@@ -333,6 +356,7 @@ async function start(
     },
     ...(modelServer === undefined ? {} : { modelServer }),
     ...(serving === undefined ? {} : { modelRegistry: serving.registry }),
+    ...(lifecycle === undefined ? {} : { lifecycle: lifecycle.lifecycle }),
     live,
     ...(incidents === undefined ? {} : { incidents }),
     stop() {
@@ -342,6 +366,7 @@ async function start(
         clearInterval(joinTimer);
         // No swap starts once stopping: the watcher goes first, the models after the last batch.
         await serving?.close();
+        await lifecycle?.close();
         await pipeline.stop();
         await pool?.close();
         await modelServer?.close();

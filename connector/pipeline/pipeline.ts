@@ -117,6 +117,21 @@ export interface PipelineDeps {
   readonly onScores?: (scores: BatchScores, at: number) => void;
   /** Incidents (connector/incidents): their events go out with each batch's outputs. */
   readonly incidents?: IncidentStage;
+  /**
+   * Called synchronously with every scored batch before its events are built (connector/lifecycle: feedback
+   * thresholds, training reservoir). It may raise `scores.threshold` and clear `scores.isAnomaly`; `rows` is
+   * reused after it returns, so it copies what it keeps.
+   */
+  readonly onScored?: (scored: ScoredBatch) => void;
+}
+
+export interface ScoredBatch {
+  readonly items: readonly Item[];
+  readonly scores: BatchScores;
+  /** Row-major items.length × d, in items' order. */
+  readonly rows: Float32Array;
+  readonly d: number;
+  readonly model: Scorer['identity'];
 }
 
 export interface PipelineStats {
@@ -479,6 +494,16 @@ export class Pipeline {
     const { outbounds, events } = await this.score(scorer, items, batch.reason, (scored) => {
       scoredItems = scored.items;
       batchScores = scored.scores;
+      if (scored.scores !== null) {
+        const d = this.deps.extractor.width;
+        this.deps.onScored?.({
+          items: scored.items,
+          scores: scored.scores,
+          rows: scored.rows,
+          d,
+          model: scorer.identity,
+        });
+      }
       return buildOutputs({
         topics: o,
         codec: output,
@@ -690,6 +715,11 @@ export class Pipeline {
         this.fail(outcome.error);
         return true;
     }
+  }
+
+  /** Whether this replica holds the partition now (the model lifecycle retrains on one replica only). */
+  owns(topic: string, partition: number): boolean {
+    return this.partitions.has(partitionKey(topic, partition));
   }
 
   // ------------------------------------------------------------------ rebalance and failure

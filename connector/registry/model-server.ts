@@ -78,6 +78,7 @@ export class ModelServer {
   private readonly log: Logger;
   private readonly firstServed: Promise<ServedModel>;
   private resolveFirst!: (m: ServedModel) => void;
+  private readonly listeners: ((model: ServedModel) => void)[] = [];
 
   constructor(private readonly options: ModelServerOptions) {
     this.log = options.logger.child({ component: 'model-server' });
@@ -94,6 +95,11 @@ export class ModelServer {
   /** Resolves with the first model served (at once when there is one). */
   whenServing(): Promise<ServedModel> {
     return this.firstServed;
+  }
+
+  /** Called after each model is installed (the first too), with its registry version (the model lifecycle follows it). */
+  onServed(listener: (model: ServedModel) => void): void {
+    this.listeners.push(listener);
   }
 
   /** From now on swaps replace the target's scorer (the pipeline, once it exists). */
@@ -184,6 +190,13 @@ export class ModelServer {
       detector.activeCalibration.threshold,
     );
     m?.setRegistryVersion(version);
+    for (const l of this.listeners) {
+      try {
+        l(next);
+      } catch (err) {
+        this.log.warn({ err, version }, 'a listener of model swaps failed');
+      }
+    }
     if (previous === undefined) {
       this.resolveFirst(next);
       this.log.info({ version, model: detector.identity }, 'serving model');

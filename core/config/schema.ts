@@ -591,6 +591,263 @@ const ModelRegistrySchema = z
   })
   .meta({ description: 'Serve from the model registry in Kafka (absent: serve `model.artifact`).' });
 
+const share = (def: number) => z.number().min(0).max(1).default(def);
+
+const ReservoirSchema = z
+  .strictObject({
+    capacity: z
+      .int()
+      .min(100)
+      .max(10_000_000)
+      .default(100_000)
+      .meta({
+        description:
+          'Most recent records scored as normal kept for drift checks and retraining (a uniform sample of everything seen when more arrive: reservoir sampling). Memory: capacity × features × 4 bytes.',
+        examples: [50_000],
+      }),
+    perEntity: z
+      .int()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Most reservoir rows per entity (absent: no cap), so one chatty device cannot crowd out the rest of the fleet.',
+        examples: [2_000],
+      }),
+  })
+  .meta({ description: 'The training reservoir: never flagged records, never confirmed anomalies.' });
+
+const DriftSchema = z
+  .strictObject({
+    intervalMs: millis()
+      .default(300_000)
+      .meta({ description: 'Time between drift checks (0: none).', examples: [60_000] }),
+    consecutive: z
+      .int()
+      .min(1)
+      .default(2)
+      .meta({
+        description:
+          'Drifted checks in a row before a retrain: one odd window does not retrain, and by the last check the reservoir holds more of the new regime.',
+        examples: [3],
+      }),
+    decideOn: z
+      .array(z.enum(['psi', 'ks', 'wasserstein']))
+      .min(1)
+      .default(['psi'])
+      .meta({
+        description:
+          'Per-feature statistics that decide "drifted" (any feature over its threshold), besides the score shift (scoreKs), which always does. PSI by default: it is the one with a long-used rule of thumb; KS and Wasserstein are exported either way.',
+        examples: [['psi', 'ks']],
+      }),
+    psi: z
+      .number()
+      .positive()
+      .default(0.2)
+      .meta({
+        description:
+          'Population stability index of one feature over which it has drifted (the credit-scoring rule: < 0.1 stable, 0.1–0.2 watch, > 0.2 shifted).',
+        examples: [0.25],
+      }),
+    ks: share(0.1).meta({
+      description:
+        'Kolmogorov–Smirnov distance of one feature over which it has drifted (at 10,000 reservoir rows, 0.1 is far beyond sampling noise, about 0.014).',
+      examples: [0.15],
+    }),
+    wasserstein: z
+      .number()
+      .positive()
+      .default(0.25)
+      .meta({
+        description:
+          'Wasserstein-1 distance of one feature, in units of its training spread (robust σ), over which it has drifted: a quarter of a standard deviation of mean shift.',
+        examples: [0.5],
+      }),
+    scoreKs: share(0.25).meta({
+      description:
+        "KS distance between recent anomaly scores and the calibration scores in the artifact: the model's own view of drift.",
+      examples: [0.3],
+    }),
+    minRows: z
+      .int()
+      .min(10)
+      .default(500)
+      .meta({
+        description: 'Fewest reservoir rows to judge drift on; fewer: the check says "insufficient".',
+        examples: [1_000],
+      }),
+  })
+  .meta({ description: 'Drift checks of the reservoir against the training reference in the artifact.' });
+
+const RetrainSchema = z
+  .strictObject({
+    intervalMs: millis()
+      .default(0)
+      .meta({ description: 'Scheduled retrain period (0: only on drift).', examples: [86_400_000] }),
+    onDrift: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Retrain when drift checks say so (see drift.consecutive).', examples: [false] }),
+    cooldownMs: millis()
+      .default(600_000)
+      .meta({
+        description:
+          'Least time from the end of one retrain to the start of the next, whatever triggers it (one runs at a time).',
+        examples: [3_600_000],
+      }),
+    minRows: z
+      .int()
+      .min(100)
+      .default(2_000)
+      .meta({ description: 'Fewest reservoir rows to retrain on.', examples: [10_000] }),
+    heldOutFraction: z
+      .number()
+      .min(0.05)
+      .max(0.5)
+      .default(0.2)
+      .meta({
+        description:
+          'Share of the reservoir held out of training for the promotion gate: both champion and challenger are judged on it.',
+        examples: [0.25],
+      }),
+    epochs: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .optional()
+      .meta({ description: "Most training epochs (absent: the trainer's default).", examples: [30] }),
+    trimFraction: share(0.01).meta({
+      description:
+        'Share of the worst-reconstructed reservoir rows dropped before a refit: the reservoir is unlabelled, and anomalies just under the threshold get in.',
+      examples: [0.02],
+    }),
+    seed: z
+      .int()
+      .min(0)
+      .default(42)
+      .meta({ description: 'Training seed of challengers.', examples: [7] }),
+    promote: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Publish a challenger that passes the gate as promoted (every replica swaps to it); false: as a candidate for `vigil models promote`.',
+        examples: [false],
+      }),
+    workDir: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: "Where challengers' artifacts are written (absent: a directory under the OS temp dir).",
+        examples: ['/var/lib/vigil/retrain'],
+      }),
+  })
+  .meta({
+    description:
+      'Retraining on a worker thread. Only the replica that owns partition 0 of the first input topic retrains (its reservoir holds its own partitions); every replica swaps to what it promotes.',
+  });
+
+const GateSchema = z
+  .strictObject({
+    maxFalseAlarmRate: share(0.01).meta({
+      description:
+        'Highest share of held-out normal rows a challenger may flag (100× the default calibrated rate of 1e-4: the held-out set is a few thousand rows, so the bound allows for its noise).',
+      examples: [0.005],
+    }),
+    falseAlarmTolerance: share(0.002).meta({
+      description:
+        "How much higher than the champion's false-alarm rate on the same rows the challenger's may be.",
+      examples: [0.005],
+    }),
+    minLabelled: z
+      .int()
+      .min(1)
+      .default(5)
+      .meta({
+        description:
+          'Fewest confirmed anomalies (feedback) for the recall and AUC rules to apply; fewer: judged on normal data alone.',
+        examples: [20],
+      }),
+    recallTolerance: share(0.1).meta({
+      description:
+        "How far below the champion's recall on confirmed anomalies the challenger's may be: what rejects a model trained on contaminated data.",
+      examples: [0.05],
+    }),
+    aucTolerance: share(0.05).meta({
+      description:
+        "How far below the champion's AUC (confirmed anomalies over held-out normal) the challenger's may be.",
+      examples: [0.02],
+    }),
+  })
+  .meta({ description: 'The promotion gate: challenger against champion on rows neither trained on.' });
+
+const FeedbackSchema = z
+  .strictObject({
+    topic: topicName.optional().meta({
+      description:
+        'Feedback topic: key the anomaly event id, value JSON {"label": "false_alarm" | "confirmed_anomaly"} (absent: no feedback is read).',
+      examples: ['vigil-feedback'],
+    }),
+    adjustmentsTopic: topicName.default('vigil-feedback-adjustments').meta({
+      description:
+        'Compacted topic holding the per-entity threshold adjustments, so a restart keeps them (created when missing).',
+      examples: ['vigil-adjustments'],
+    }),
+    falseAlarmsPerStep: z
+      .int()
+      .min(1)
+      .default(3)
+      .meta({ description: 'False alarms of one entity per step up of its threshold.', examples: [5] }),
+    stepFactor: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(1.25)
+      .meta({ description: "Factor on the entity's threshold per step.", examples: [1.5] }),
+    maxFactor: z
+      .number()
+      .min(1)
+      .max(100)
+      .default(2)
+      .meta({
+        description:
+          "Bound on an entity's threshold factor: feedback can quieten an entity, never silence it.",
+        examples: [3],
+      }),
+    maxEntities: z
+      .int()
+      .min(1)
+      .default(10_000)
+      .meta({
+        description: 'Most entities with an adjustment (the least recently updated goes).',
+        examples: [1_000],
+      }),
+  })
+  .meta({ description: 'Analyst feedback on anomaly events.' });
+
+const ModelLifecycleSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Drift checks, retraining, gated promotion and feedback beside serving (docs/lifecycle.md). Needs model.registry.',
+        examples: [true],
+      }),
+    eventsTopic: topicName.default('vigil-lifecycle').meta({
+      description: 'Drift checks and retrain outcomes, as JSON (created when missing).',
+      examples: ['vigil-drift'],
+    }),
+    reservoir: ReservoirSchema.prefault({}),
+    drift: DriftSchema.prefault({}),
+    retrain: RetrainSchema.prefault({}),
+    gate: GateSchema.prefault({}),
+    feedback: FeedbackSchema.prefault({}),
+  })
+  .meta({ description: 'The model lifecycle: reservoir, drift, retraining, promotion gate, feedback.' });
+
 /**
  * Kept as an object of its own so the model lifecycle (registry, drift checks, retraining) can add sections
  * here without moving existing keys.
@@ -615,6 +872,7 @@ const ModelSchema = z
       }),
     threshold: ThresholdSchema.prefault({}),
     registry: ModelRegistrySchema.optional(),
+    lifecycle: ModelLifecycleSchema.prefault({}),
     workers: z
       .int()
       .min(0)
@@ -917,6 +1175,28 @@ export const ConfigSchema = z
         path: ['kafka', 'producer', 'compression'],
         message: `${codec} needs transport rdkafka; kafkajs compresses with gzip only`,
       });
+    }
+    if (c.model.lifecycle.enabled && c.model.registry === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'lifecycle', 'enabled'],
+        message:
+          'the model lifecycle publishes challengers to the model registry: set model.registry.topic too',
+      });
+    }
+    const lc = c.model.lifecycle;
+    for (const [key, t] of [
+      [['eventsTopic'], lc.eventsTopic],
+      [['feedback', 'topic'], lc.feedback.topic],
+      [['feedback', 'adjustmentsTopic'], lc.feedback.adjustmentsTopic],
+    ] as const) {
+      if (lc.enabled && t !== undefined && topics.has(t)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'lifecycle', ...key],
+          message: `"${t}" is also an input topic`,
+        });
+      }
     }
     if (c.delivery === 'exactly-once' && !c.kafka.producer.idempotent) {
       ctx.addIssue({

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ErrorCode } from '../errors.js';
+import { LifecycleMetrics } from './lifecycle-metrics.js';
 
 /**
  * Vigil's metrics, all in one place, registered on the registry the caller passes (never prom-client's global
@@ -142,12 +143,15 @@ export class VigilMetrics {
   readonly postprocessEntitiesEvicted: Counter;
   private readonly featureState: EntityStateMetrics;
   private readonly postprocessState: EntityStateMetrics;
+  /** Reservoir, drift checks, retraining, feedback (lifecycle-metrics.ts). */
+  readonly lifecycle: LifecycleMetrics;
 
   constructor(
     readonly registry: Registry,
     options: MetricsOptions = {},
   ) {
     const registers = [registry];
+    this.lifecycle = new LifecycleMetrics(registry);
     this.recordsConsumed = new Counter({
       name: 'vigil_records_consumed_total',
       help: 'Records fetched from the input topics.',

@@ -90,6 +90,11 @@ describe('the config schema', () => {
       'features.fields[].categories',
       // Unset: every retained record is a cold-start training candidate (newest maxRecords kept).
       'model.registry.coldStart.maxAgeMs',
+      // Unset: no per-entity cap, the trainer's epochs, a temp dir, no feedback read (each says so).
+      'model.lifecycle.reservoir.perEntity',
+      'model.lifecycle.retrain.epochs',
+      'model.lifecycle.retrain.workDir',
+      'model.lifecycle.feedback.topic',
     ]);
     const missing = all
       .filter(([p, n, required]) => !required && n.default === undefined && !intentionallyOptional.has(p))
