@@ -152,6 +152,13 @@ export interface RetrainOutcome {
 
 export class ModelLifecycle {
   readonly reservoir: Reservoir;
+  /**
+   * The gate's held-out normal rows: 1 in k records by a hash of its source coordinates, taken before the
+   * champion's flag is looked at. Drawn from the reservoir instead, they would be rows the champion already
+   * passed (its false-alarm rate on them 0 by construction) and every challenger would look worse.
+   */
+  readonly holdout: Reservoir;
+  private readonly holdoutEvery: number;
   readonly thresholds: FeedbackThresholds;
   readonly labelled: LabelledAnomalies;
   private readonly recent: RecentFlags;
@@ -182,6 +189,11 @@ export class ModelLifecycle {
       capacity: opts.reservoir.capacity,
       d,
       ...(opts.reservoir.perEntity === undefined ? {} : { perEntity: opts.reservoir.perEntity }),
+    });
+    this.holdoutEvery = Math.max(2, Math.round(1 / Math.max(1e-3, opts.retrain.heldOutFraction)));
+    this.holdout = new Reservoir({
+      capacity: Math.max(100, Math.ceil(opts.reservoir.capacity / (this.holdoutEvery - 1))),
+      d,
     });
     this.thresholds = new FeedbackThresholds(opts.feedback);
     this.labelled = new LabelledAnomalies(opts.labelledCapacity, d);
@@ -260,9 +272,9 @@ export class ModelLifecycle {
         partition: item.record.partition,
         offset: item.offset,
       });
-      if (flagged[i] === 0) {
-        this.reservoir.add(b.rows, i, item.entity, key);
-      } else if (s.isAnomaly[i] === 1) {
+      if (fnv1a(key) % this.holdoutEvery === 0) this.holdout.add(b.rows, i, item.entity, key);
+      else if (flagged[i] === 0) this.reservoir.add(b.rows, i, item.entity, key);
+      if (s.isAnomaly[i] === 1) {
         const eventId = anomalyEventId({
           topic: item.record.topic,
           partition: item.record.partition,
@@ -401,6 +413,7 @@ export class ModelLifecycle {
       const key = f.source ? sourceKey(f.source) : recent?.key;
       if (key !== undefined) {
         this.reservoir.exclude(key);
+        this.holdout.exclude(key);
         metrics?.reservoirExcluded.inc();
         if (recent !== undefined) this.labelled.add(key, entity, recent.row);
       }
@@ -453,30 +466,13 @@ export class ModelLifecycle {
     }
   }
 
-  /** Splits the reservoir: every k-th row held out, so the held-out set spans the whole recent window. */
+  /** The reservoir to train on, the held-out sample to judge on. */
   private split(): { train: RowSet; heldOut: RowSet } {
-    const snap = this.reservoir.snapshot();
-    const d = snap.d;
-    const k = Math.max(2, Math.round(1 / Math.max(1e-3, this.opts.retrain.heldOutFraction)));
-    const nHeld = Math.floor((snap.n + k - 1) / k);
-    const nTrain = snap.n - nHeld;
-    const train = new Float32Array(nTrain * d);
-    const held = new Float32Array(nHeld * d);
-    const trainEntities: string[] = [];
-    const heldEntities: string[] = [];
-    for (let i = 0, t = 0, h = 0; i < snap.n; i++) {
-      const row = snap.rows.subarray(i * d, i * d + d);
-      if (i % k === 0) {
-        held.set(row, h++ * d);
-        heldEntities.push(snap.entities[i]!);
-      } else {
-        train.set(row, t++ * d);
-        trainEntities.push(snap.entities[i]!);
-      }
-    }
+    const t = this.reservoir.snapshot();
+    const h = this.holdout.snapshot();
     return {
-      train: { rows: train, n: nTrain, entities: trainEntities },
-      heldOut: { rows: held, n: nHeld, entities: heldEntities },
+      train: { rows: t.rows, n: t.n, entities: t.entities },
+      heldOut: { rows: h.rows, n: h.n, entities: h.entities },
     };
   }
 
@@ -638,4 +634,14 @@ export class ModelLifecycle {
     });
     return outcome;
   }
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units: a stable, even split of source keys. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -602,7 +602,7 @@ const ReservoirSchema = z
       .default(100_000)
       .meta({
         description:
-          'Most recent records scored as normal kept for drift checks and retraining (a uniform sample of everything seen when more arrive: reservoir sampling). Memory: capacity × features × 4 bytes.',
+          'Most recent records scored as normal kept for drift checks and retraining (the newest; the oldest goes). A held-out sample for the promotion gate is kept beside it (1 in round(1/retrain.heldOutFraction) records, by a hash of the source coordinates, flagged or not). Memory: about capacity × features × 4 bytes × 1.25.',
         examples: [50_000],
       }),
     perEntity: z
