@@ -3,6 +3,7 @@
  * seeded through splitmix32. Small, fast in 32-bit JS arithmetic, and good enough for simulation (not for
  * cryptography). Every draw in synth/ comes from one of these; nothing uses Math.random.
  */
+import { fnv1a } from '../core/hash.js';
 
 function splitmix32(state: number): [next: number, out: number] {
   const next = (state + 0x9e3779b9) | 0;
@@ -10,16 +11,6 @@ function splitmix32(state: number): [next: number, out: number] {
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
   return [next, (z ^ (z >>> 16)) >>> 0];
-}
-
-/** FNV-1a over UTF-16 code units: turns a stream name into 32 bits. */
-function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 const TWO_POW_32 = 4294967296;
@@ -40,7 +31,7 @@ export class Prng {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
     const lo = seed >>> 0;
     const hi = Math.floor(seed / TWO_POW_32) >>> 0;
-    let s = (lo ^ Math.imul(hi ^ hashString(stream), 0x9e3779b1)) | 0;
+    let s = (lo ^ Math.imul(hi ^ fnv1a(stream), 0x9e3779b1)) | 0;
     const words: number[] = [];
     for (let i = 0; i < 4; i++) {
       const [next, out] = splitmix32(s);

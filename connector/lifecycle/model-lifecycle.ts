@@ -16,6 +16,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fnv1a } from '../../core/hash.js';
 import type { Logger } from '../../core/logger.js';
 import type { LifecycleMetrics } from '../../core/metrics/lifecycle-metrics.js';
 import type { ArtifactManifest } from '../../model/artifact.js';
@@ -634,14 +635,4 @@ export class ModelLifecycle {
     });
     return outcome;
   }
-}
-
-/** 32-bit FNV-1a of a string's UTF-16 code units: a stable, even split of source keys. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
