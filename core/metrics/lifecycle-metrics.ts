@@ -6,9 +6,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
  * Per-feature drift is exported as its maximum and the count of features over the threshold, never a series
  * per feature: a mapping with temporal features has a hundred columns.
  */
-export type DriftCheckResult = 'drift' | 'stable' | 'insufficient';
-export type RetrainResult = 'promoted' | 'candidate' | 'rejected' | 'failed';
-export type FeedbackOutcome = 'false_alarm' | 'confirmed_anomaly' | 'unknown_event' | 'invalid';
+export const DRIFT_CHECK_RESULTS = ['drift', 'stable', 'insufficient'] as const;
+export type DriftCheckResult = (typeof DRIFT_CHECK_RESULTS)[number];
+export const RETRAIN_RESULTS = ['promoted', 'candidate', 'rejected', 'failed'] as const;
+export type RetrainResult = (typeof RETRAIN_RESULTS)[number];
+export const FEEDBACK_OUTCOMES = ['false_alarm', 'confirmed_anomaly', 'unknown_event', 'invalid'] as const;
+export type FeedbackOutcome = (typeof FEEDBACK_OUTCOMES)[number];
 
 export const RETRAIN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
 
@@ -106,5 +109,11 @@ export class LifecycleMetrics {
       help: 'Records over the model’s threshold but under their entity’s feedback-raised one: not reported as anomalies.',
       registers,
     });
+    // Known label values start at 0 (as in vigil-metrics.ts), so the first failed retrain or drifted check is an
+    // increase from 0, which VigilRetrainFailed and VigilDriftDetected see, rather than a new series at 1, which
+    // increase() does not.
+    for (const result of DRIFT_CHECK_RESULTS) this.driftChecks.inc({ result }, 0);
+    for (const result of RETRAIN_RESULTS) this.retrains.inc({ result }, 0);
+    for (const label of FEEDBACK_OUTCOMES) this.feedback.inc({ label }, 0);
   }
 }

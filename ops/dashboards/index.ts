@@ -2,9 +2,9 @@
 // writes them; test/unit/ops/dashboards.test.ts fails when the committed files differ from this output.
 import { renderLayoutSvg } from './layout-svg.js';
 import { buildDashboard, type DashboardSpec, type Query } from './panels.js';
-import { DASHBOARDS } from './specs.js';
+import { DASHBOARDS, lifecycle, SERVING_DASHBOARDS } from './specs.js';
 
-export { DASHBOARDS };
+export { DASHBOARDS, lifecycle as LIFECYCLE_DASHBOARD, SERVING_DASHBOARDS };
 
 export const DASHBOARD_DIR = 'helm/vigil/dashboards';
 /** Where the layout pictures for the docs go (docs/operations.md shows them). */
@@ -26,7 +26,10 @@ export function renderLayouts(): Map<string, string> {
   return files;
 }
 
-/** Every panel's queries, with where they come from, for the metric-name and live-Prometheus tests. */
+/**
+ * Every panel's queries of the given dashboards (all by default), with where they come from, for the metric-name
+ * and live-Prometheus tests: the live test takes SERVING_DASHBOARDS, the lifecycle dashboard's test its own.
+ */
 export function panelQueries(
   specs: readonly DashboardSpec[] = DASHBOARDS,
 ): { dashboard: string; panel: string; query: Query }[] {

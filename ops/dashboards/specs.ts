@@ -1,8 +1,11 @@
 // What each dashboard shows, as PromQL over the metrics of core/metrics/vigil-metrics.ts (and Prometheus's `up`
 // for job="vigil", the job name the chart's ServiceMonitor sets). `$__rate_interval` is Grafana's; the
-// Prometheus integration test substitutes a window for it and runs every query here against live data.
-// Not shown yet, for want of metrics (the model lifecycle): drift, retrains. Entities are never a label
-// (cardinality), so "top entities" is the anomaly and incident topics' job; the overview ranks partitions.
+// Prometheus integration test (test/integration/ops/prometheus.test.ts) substitutes a window for it and runs every
+// query of the serving dashboards (SERVING_DASHBOARDS) against live data. The model lifecycle's dashboard has data
+// only where model.lifecycle is enabled, which that test's `vigil run` is not: its queries are run by promtool
+// over series shaped like a lifecycle's (test/unit/ops/lifecycle-dashboard.test.ts), and its metrics' values are
+// checked in the lifecycle's integration test. Entities are never a label (cardinality), so "top entities" is the
+// anomaly and incident topics' job; the overview ranks partitions.
 import type { DashboardSpec } from './panels.js';
 
 const rate = (metric: string, by: string, filter = '') =>
@@ -375,4 +378,210 @@ export const health: DashboardSpec = {
   ],
 };
 
-export const DASHBOARDS: readonly DashboardSpec[] = [overview, detector, health];
+// Drift checks run every model.lifecycle.drift.intervalMs (5 min) and retrains a few times a day at most, so
+// their counters are shown as counts over a fixed hour, not per-second rates over $__rate_interval (mostly 0).
+export const lifecycle: DashboardSpec = {
+  uid: 'vigil-lifecycle',
+  title: 'Vigil / Model lifecycle',
+  description:
+    'Drift of the reservoir against the training reference, retrains and the promotion gate, the training reservoir, and feedback on anomalies (model.lifecycle, docs/lifecycle.md).',
+  rows: [
+    {
+      title: 'Drift',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Drift checks in the last hour by result',
+          description:
+            'drift: a feature over its threshold (PSI > 0.2 by default) or the score shift over 0.25; insufficient: fewer reservoir rows than drift.minRows. drift.consecutive drifted checks in a row start a retrain.',
+          unit: 'short',
+          min: 0,
+          queries: [
+            {
+              expr: 'sum by (result) (increase(vigil_drift_checks_total[1h]))',
+              legend: '{{result}}',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Largest per-feature PSI against the 0.2 rule',
+          description:
+            'The largest population stability index of any feature in the last check, per instance (each checks its own reservoir); the dashed line is the default drift.psi threshold (under 0.1 stable, over 0.2 shifted).',
+          line: 0.2,
+          min: 0,
+          queries: [{ expr: 'max by (instance) (vigil_drift_max{statistic="psi"})', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Features over their threshold by statistic',
+          description:
+            'Features whose PSI, KS or Wasserstein distance crossed its threshold in the last check (the most of any instance); only drift.decideOn statistics (PSI by default) make a check drifted.',
+          unit: 'short',
+          min: 0,
+          queries: [
+            {
+              expr: 'max by (statistic) (vigil_drift_features_over_threshold)',
+              legend: '{{statistic}}',
+            },
+          ],
+          width: 8,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Largest per-feature KS and Wasserstein',
+          description:
+            'KS distance (threshold drift.ks, 0.1) and Wasserstein-1 in units of the training spread (drift.wasserstein, 0.25) of the most-drifted feature in the last check.',
+          min: 0,
+          queries: [
+            {
+              expr: 'max by (instance, statistic) (vigil_drift_max{statistic!="psi"})',
+              legend: '{{statistic}} {{instance}}',
+            },
+          ],
+          width: 8,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Score shift (KS) against 0.25',
+          description:
+            'KS distance between recent anomaly scores and the calibration scores in the artifact: the model’s own view of drift; over drift.scoreKs (0.25, the dashed line) the check is drifted.',
+          line: 0.25,
+          min: 0,
+          queries: [{ expr: 'max by (instance) (vigil_drift_score_ks)', legend: '{{instance}}' }],
+          width: 8,
+        },
+      ],
+    },
+    {
+      title: 'Retraining',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Retrain running',
+          description:
+            '1 while a retrain runs on the worker thread of that instance (one at a time; only the replica holding partition 0 of the first input topic retrains).',
+          min: 0,
+          queries: [{ expr: 'max by (instance) (vigil_retrain_running)', legend: '{{instance}}' }],
+          width: 8,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Retrains in the last hour by result',
+          description:
+            'promoted: passed the gate and published; candidate: passed, left for `vigil models promote`; rejected: failed the gate (reasons in the registry manifest); failed: a training error (the log says why).',
+          unit: 'short',
+          min: 0,
+          queries: [
+            {
+              expr: 'sum by (result) (increase(vigil_retrains_total[1h]))',
+              legend: '{{result}}',
+            },
+          ],
+          width: 8,
+        },
+        {
+          kind: 'timeseries',
+          title: 'Retrain duration (p50, p95)',
+          description:
+            'Wall time of one retrain (training, saving, scoring the held-out sets with both models), over the retrains that finished in the last 6 hours.',
+          unit: 's',
+          queries: [
+            {
+              expr: 'histogram_quantile(0.5, sum by (le) (increase(vigil_retrain_duration_seconds_bucket[6h])))',
+              legend: 'p50',
+            },
+            {
+              expr: 'histogram_quantile(0.95, sum by (le) (increase(vigil_retrain_duration_seconds_bucket[6h])))',
+              legend: 'p95',
+            },
+          ],
+          width: 8,
+        },
+      ],
+    },
+    {
+      title: 'Reservoir',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Reservoir fill',
+          description:
+            'Rows in the training reservoir over its capacity (model.lifecycle.reservoir.capacity), per instance; drift checks need drift.minRows and retrains retrain.minRows.',
+          unit: 'percentunit',
+          min: 0,
+          line: 1,
+          queries: [
+            {
+              expr: 'vigil_reservoir_rows / vigil_reservoir_capacity_rows',
+              legend: '{{instance}}',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Reservoir exclusions /min',
+          description:
+            'Records kept out of, or taken out of, the reservoir because feedback confirmed them as anomalies.',
+          unit: 'short',
+          min: 0,
+          queries: [
+            {
+              expr: 'sum(rate(vigil_reservoir_excluded_total[$__rate_interval])) * 60',
+              legend: 'excluded',
+            },
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Feedback',
+      panels: [
+        {
+          kind: 'timeseries',
+          title: 'Feedback /min by label',
+          description:
+            'Records read from model.lifecycle.feedback.topic: false_alarm, confirmed_anomaly, unknown_event (no entity to apply it to), invalid.',
+          unit: 'short',
+          min: 0,
+          queries: [{ expr: `${rate('vigil_feedback_total', 'label')} * 60`, legend: '{{label}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Alerts suppressed by feedback /min',
+          description:
+            'Records over the model’s threshold but under their entity’s feedback-raised one: not reported as anomalies.',
+          unit: 'short',
+          min: 0,
+          queries: [
+            {
+              expr: 'sum(rate(vigil_feedback_suppressed_total[$__rate_interval])) * 60',
+              legend: 'suppressed',
+            },
+          ],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Entities with a raised threshold',
+          description: 'Entities whose threshold repeated false alarms have raised, per instance.',
+          unit: 'short',
+          min: 0,
+          queries: [{ expr: 'vigil_threshold_adjusted_entities', legend: '{{instance}}' }],
+        },
+        {
+          kind: 'timeseries',
+          title: 'Largest threshold adjustment factor',
+          description:
+            'The most any entity’s threshold has been multiplied by (1: none); never beyond model.lifecycle.feedback.maxFactor.',
+          min: 1,
+          queries: [{ expr: 'vigil_threshold_adjustment_max_factor', legend: '{{instance}}' }],
+        },
+      ],
+    },
+  ],
+};
+
+/** The dashboards of every deployment: their panels have data wherever Vigil scores (prometheus.test.ts). */
+export const SERVING_DASHBOARDS: readonly DashboardSpec[] = [overview, detector, health];
+
+export const DASHBOARDS: readonly DashboardSpec[] = [...SERVING_DASHBOARDS, lifecycle];

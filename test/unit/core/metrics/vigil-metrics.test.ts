@@ -125,6 +125,18 @@ describe('VigilMetrics', () => {
       expect(await value(registry, 'vigil_produce_errors_total', { output })).toBe(0);
   });
 
+  // VigilRetrainFailed and VigilDriftDetected use increase(), which cannot see a series that appears at 1.
+  it('exports drift-check, retrain and feedback results at 0 before the first one happens', async () => {
+    const registry = new Registry();
+    new VigilMetrics(registry);
+    for (const result of ['drift', 'stable', 'insufficient'])
+      expect(await value(registry, 'vigil_drift_checks_total', { result })).toBe(0);
+    for (const result of ['promoted', 'candidate', 'rejected', 'failed'])
+      expect(await value(registry, 'vigil_retrains_total', { result })).toBe(0);
+    for (const label of ['false_alarm', 'confirmed_anomaly', 'unknown_event', 'invalid'])
+      expect(await value(registry, 'vigil_feedback_total', { label })).toBe(0);
+  });
+
   it('reports lag per partition and drops a revoked partition', async () => {
     const registry = new Registry();
     const m = new VigilMetrics(registry);
