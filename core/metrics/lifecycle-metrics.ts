@@ -13,7 +13,8 @@ export type RetrainResult = (typeof RETRAIN_RESULTS)[number];
 export const FEEDBACK_OUTCOMES = ['false_alarm', 'confirmed_anomaly', 'unknown_event', 'invalid'] as const;
 export type FeedbackOutcome = (typeof FEEDBACK_OUTCOMES)[number];
 
-export const RETRAIN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
+// To two hours: a 100k-row reservoir on two CPU cores takes tens of minutes (bench/RESULTS.md, "retrain").
+export const RETRAIN_DURATION_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 
 export class LifecycleMetrics {
   readonly reservoirRows: Gauge;
