@@ -80,6 +80,7 @@ export function lifecycleOptions(config: VigilConfig, workDir: string): ModelLif
       promote: retrain.promote,
     },
     gate: { ...gate },
+    shadow: { ...lc.shadow },
     feedback: {
       falseAlarmsPerStep: feedback.falseAlarmsPerStep,
       stepFactor: feedback.stepFactor,

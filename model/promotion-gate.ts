@@ -129,3 +129,60 @@ export function judge(
   }
   return { passed: reasons.length === 0, reasons, challenger: c, champion: k, heldOut, labelled };
 }
+
+/**
+ * The shadow window (optional, after the gate passes): the challenger scores the live batches beside the
+ * champion for a while, alerting nothing, and its would-be alert rate is compared with the champion's real one
+ * on the same records. The gate's held-out rows were drawn before the retrain; the window is traffic neither
+ * model has seen, at the time it would serve.
+ *
+ * The rule: the challenger's rate is at most the larger of `maxAlertRate` (1 %, the gate's bound on held-out
+ * normal rows) and `maxRatio` (1.5) times the champion's. After drift the champion's rate is the stale one, so a
+ * challenger may not alert more than it by half again; in a quiet stream the absolute bound keeps a handful of
+ * alerts from failing it. A window with fewer than `minRows` records cannot tell, and fails.
+ */
+export interface ShadowOptions {
+  /** How long the challenger shadows; 0: no shadow window. */
+  readonly windowMs: number;
+  readonly minRows: number;
+  readonly maxAlertRate: number;
+  readonly maxRatio: number;
+}
+
+export const DEFAULT_SHADOW: ShadowOptions = {
+  windowMs: 0,
+  minRows: 1_000,
+  maxAlertRate: 0.01,
+  maxRatio: 1.5,
+};
+
+export interface ShadowCounts {
+  readonly rows: number;
+  readonly championAlerts: number;
+  readonly challengerAlerts: number;
+}
+
+export interface ShadowVerdict extends ShadowCounts {
+  readonly passed: boolean;
+  readonly reasons: readonly string[];
+  readonly championRate: number;
+  readonly challengerRate: number;
+}
+
+export function judgeShadow(c: ShadowCounts, o: ShadowOptions = DEFAULT_SHADOW): ShadowVerdict {
+  const rate = (k: number) => (c.rows > 0 ? k / c.rows : Number.NaN);
+  const championRate = rate(c.championAlerts);
+  const challengerRate = rate(c.challengerAlerts);
+  const reasons: string[] = [];
+  if (c.rows < o.minRows) {
+    reasons.push(`the shadow window saw ${c.rows} live records, fewer than ${o.minRows}`);
+  } else {
+    const bound = Math.max(o.maxAlertRate, o.maxRatio * championRate);
+    if (!(challengerRate <= bound)) {
+      reasons.push(
+        `would-be alert rate on ${c.rows} live records ${pct(challengerRate)} > ${pct(bound)} (the larger of ${pct(o.maxAlertRate)} and ${o.maxRatio}× the champion's ${pct(championRate)})`,
+      );
+    }
+  }
+  return { ...c, passed: reasons.length === 0, reasons, championRate, challengerRate };
+}

@@ -135,4 +135,5 @@ export type LifecycleEvent =
       readonly labelledRows: number;
       readonly durationMs: number;
       readonly gate: unknown;
+      readonly shadow: unknown;
     };

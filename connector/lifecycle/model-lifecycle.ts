@@ -19,9 +19,11 @@ import path from 'node:path';
 import { fnv1a } from '../../core/hash.js';
 import type { Logger } from '../../core/logger.js';
 import type { LifecycleMetrics } from '../../core/metrics/lifecycle-metrics.js';
+import { sleep } from '../../core/retry.js';
 import type { ArtifactManifest } from '../../model/artifact.js';
-import { readManifest } from '../../model/artifact.js';
+import { loadDetector, readManifest } from '../../model/artifact.js';
 import type { BackendPreference } from '../../model/backend.js';
+import type { Detector } from '../../model/detector.js';
 import {
   checkDrift,
   DEFAULT_DRIFT_THRESHOLDS,
@@ -34,7 +36,16 @@ import {
   type FeedbackThresholdOptions,
   FeedbackThresholds,
 } from '../../model/feedback-thresholds.js';
-import { DEFAULT_GATE, type GateOptions, type GateVerdict, judge } from '../../model/promotion-gate.js';
+import {
+  DEFAULT_GATE,
+  DEFAULT_SHADOW,
+  type GateOptions,
+  type GateVerdict,
+  judge,
+  judgeShadow,
+  type ShadowOptions,
+  type ShadowVerdict,
+} from '../../model/promotion-gate.js';
 import { Reservoir } from '../../model/reservoir.js';
 import type { RetrainJob, RowSet } from '../../model/retrain/protocol.js';
 import { type RetrainResult, runRetrain } from '../../model/retrain/run-retrain.js';
@@ -91,6 +102,8 @@ export interface ModelLifecycleOptions {
     readonly promote: boolean;
   };
   readonly gate: GateOptions;
+  /** After the gate passes: the challenger shadows live traffic for a window before it is published. */
+  readonly shadow: ShadowOptions;
   readonly feedback: FeedbackThresholdOptions;
   /** Recently flagged records remembered for feedback that names only an event id. */
   readonly recentFlags: number;
@@ -116,6 +129,7 @@ export const DEFAULT_LIFECYCLE: Omit<ModelLifecycleOptions, 'eventsTopic' | 'ret
     promote: true,
   },
   gate: DEFAULT_GATE,
+  shadow: DEFAULT_SHADOW,
   feedback: DEFAULT_FEEDBACK_THRESHOLDS,
   recentFlags: 10_000,
   labelledCapacity: 2_000,
@@ -144,6 +158,8 @@ export interface RetrainOutcome {
   readonly version: string | null;
   readonly reasons: readonly string[];
   readonly verdict: GateVerdict | null;
+  /** The shadow window's comparison; null when there was none (off, or the gate already failed). */
+  readonly shadow: ShadowVerdict | null;
   readonly trainRows: number;
   readonly heldOutRows: number;
   readonly labelledRows: number;
@@ -171,6 +187,10 @@ export class ModelLifecycle {
   private producer: Producer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private running: Promise<RetrainOutcome> | undefined;
+  /** The challenger in its shadow window, and what it and the champion flagged of the live batches since. */
+  private shadowing:
+    | { detector: Detector; rows: number; championAlerts: number; challengerAlerts: number; error?: string }
+    | undefined;
   private checking = false;
   private driftStreak = 0;
   private lastRetrainEnd = Number.NEGATIVE_INFINITY;
@@ -287,7 +307,27 @@ export class ModelLifecycle {
       }
     }
     this.deps.metrics?.reservoirRows.set(this.reservoir.size);
+    if (this.shadowing !== undefined) this.shadowBatch(b, entities, flagged, n);
   };
+
+  /** Scores a live batch with the shadowing challenger (on this thread, synchronously: it doubles scoring). */
+  private shadowBatch(b: ScoredBatch, entities: readonly string[], flagged: Uint8Array, n: number): void {
+    const sh = this.shadowing!;
+    if (sh.error !== undefined) return;
+    try {
+      const r = sh.detector.score(b.rows.subarray(0, n * b.d), n, entities, { explain: 'anomalies' });
+      let k = 0;
+      for (let i = 0; i < n; i++) if (r.isAnomaly[i] === 1) k++;
+      let c = 0;
+      for (let i = 0; i < n; i++) if (flagged[i] === 1) c++;
+      sh.rows += n;
+      sh.challengerAlerts += k;
+      sh.championAlerts += c;
+    } catch (err) {
+      sh.error = (err as Error).message;
+      this.log.error({ err }, 'the shadowing challenger failed to score a batch');
+    }
+  }
 
   recentScores(): Float32Array {
     const ring = this.scoreRing;
@@ -535,6 +575,7 @@ export class ModelLifecycle {
           version: null,
           reasons: [(err as Error).message],
           verdict: null,
+          shadow: null,
           ...counts,
           durationMs: performance.now() - t0,
           dir: null,
@@ -544,6 +585,8 @@ export class ModelLifecycle {
         return this.finish(outcome, champion);
       }
       const verdict = judge(result.challenger, result.champion, this.opts.gate);
+      const shadow = verdict.passed && this.opts.shadow.windowMs > 0 ? await this.shadowWindow(dir) : null;
+      const passed = verdict.passed && (shadow?.passed ?? true);
       const evaluation = {
         gate: {
           passed: verdict.passed,
@@ -553,6 +596,7 @@ export class ModelLifecycle {
           heldOutRows: verdict.heldOut,
           labelledRows: verdict.labelled,
         },
+        shadow,
         trigger,
         trainRows: train.n,
         trainMs: result.trainMs,
@@ -566,10 +610,13 @@ export class ModelLifecycle {
         evaluation,
       });
       let result2: RetrainOutcome['result'];
-      const reasons = verdict.passed ? [] : [...verdict.reasons];
-      if (!verdict.passed) {
+      const reasons = passed ? [] : [...verdict.reasons, ...(shadow?.reasons ?? [])];
+      if (!passed) {
         result2 = 'rejected';
-        await this.deps.registry.setStatus(version, 'rejected', `gate: ${verdict.reasons.join('; ')}`);
+        const why = verdict.passed
+          ? `shadow: ${shadow!.reasons.join('; ')}`
+          : `gate: ${verdict.reasons.join('; ')}`;
+        await this.deps.registry.setStatus(version, 'rejected', why);
       } else if (r.promote) {
         result2 = 'promoted';
         await this.deps.registry.setStatus(
@@ -578,7 +625,10 @@ export class ModelLifecycle {
           `gate passed (${trigger}): false-alarm rate ${(100 * verdict.challenger.falseAlarmRate).toFixed(2)} % vs champion ${(100 * verdict.champion.falseAlarmRate).toFixed(2)} % on ${verdict.heldOut} held-out rows` +
             (verdict.labelled > 0
               ? `, recall ${(100 * verdict.challenger.recall).toFixed(1)} % on ${verdict.labelled} confirmed anomalies`
-              : ', no confirmed anomalies to check recall on'),
+              : ', no confirmed anomalies to check recall on') +
+            (shadow === null
+              ? ''
+              : `; shadow: would-be alert rate ${(100 * shadow.challengerRate).toFixed(2)} % vs champion ${(100 * shadow.championRate).toFixed(2)} % on ${shadow.rows} live records`),
         );
       } else {
         result2 = 'candidate';
@@ -590,6 +640,7 @@ export class ModelLifecycle {
         version,
         reasons,
         verdict,
+        shadow,
         ...counts,
         durationMs: performance.now() - t0,
         dir,
@@ -605,6 +656,28 @@ export class ModelLifecycle {
       metrics?.retrainRunning.set(0);
       metrics?.retrainDuration.observe((performance.now() - t0) / 1000);
     }
+  }
+
+  /**
+   * The challenger scores every live batch beside the champion for `shadow.windowMs`; then the counts are
+   * judged. Stopping the lifecycle ends the window early, and a window cut short fails.
+   */
+  private async shadowWindow(dir: string): Promise<ShadowVerdict> {
+    const o = this.opts.shadow;
+    const detector = await loadDetector(dir);
+    this.shadowing = { detector, rows: 0, championAlerts: 0, challengerAlerts: 0 };
+    this.log.info({ windowMs: o.windowMs }, 'challenger shadowing live traffic');
+    await sleep(o.windowMs, this.abort.signal);
+    const stopped = this.abort.signal.aborted;
+    const { rows, championAlerts, challengerAlerts, error } = this.shadowing;
+    this.shadowing = undefined;
+    detector.dispose();
+    const v = judgeShadow({ rows, championAlerts, challengerAlerts }, o);
+    const extra = [
+      ...(stopped ? ['the lifecycle stopped during the shadow window'] : []),
+      ...(error === undefined ? [] : [`the challenger failed to score live records: ${error}`]),
+    ];
+    return extra.length === 0 ? v : { ...v, passed: false, reasons: [...v.reasons, ...extra] };
   }
 
   private async finish(outcome: RetrainOutcome, parent: Champion): Promise<RetrainOutcome> {
@@ -632,6 +705,7 @@ export class ModelLifecycle {
       labelledRows: outcome.labelledRows,
       durationMs: outcome.durationMs,
       gate: outcome.verdict,
+      shadow: outcome.shadow,
     });
     return outcome;
   }

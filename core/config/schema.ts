@@ -782,6 +782,46 @@ const GateSchema = z
   })
   .meta({ description: 'The promotion gate: challenger against champion on rows neither trained on.' });
 
+const ShadowSchema = z
+  .strictObject({
+    windowMs: z
+      .int()
+      .min(0)
+      .default(0)
+      .meta({
+        description:
+          'After the gate passes, the challenger scores every live batch beside the champion for this long (alerting nothing) and is published only if its would-be alert rate passes; 0: no shadow window. Scoring is doubled on the retraining replica meanwhile.',
+        examples: [900_000],
+      }),
+    minRows: z
+      .int()
+      .min(1)
+      .default(1_000)
+      .meta({
+        description: 'Fewest live records the window must see; fewer: the challenger is rejected.',
+        examples: [10_000],
+      }),
+    maxAlertRate: share(0.01).meta({
+      description:
+        "Would-be alert rate the challenger may always reach (the gate's bound on held-out rows): a quiet stream's handful of alerts does not fail it.",
+      examples: [0.005],
+    }),
+    maxRatio: z
+      .number()
+      .min(1)
+      .max(100)
+      .default(1.5)
+      .meta({
+        description:
+          "Above maxAlertRate, how many times the champion's alert rate on the same records the challenger's may be.",
+        examples: [1.2],
+      }),
+  })
+  .meta({
+    description:
+      'Shadowing: the challenger against the champion on live traffic neither has seen, before promotion (docs/lifecycle.md).',
+  });
+
 const FeedbackSchema = z
   .strictObject({
     topic: topicName.optional().meta({
@@ -844,6 +884,7 @@ const ModelLifecycleSchema = z
     drift: DriftSchema.prefault({}),
     retrain: RetrainSchema.prefault({}),
     gate: GateSchema.prefault({}),
+    shadow: ShadowSchema.prefault({}),
     feedback: FeedbackSchema.prefault({}),
   })
   .meta({ description: 'The model lifecycle: reservoir, drift, retraining, promotion gate, feedback.' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auc, DEFAULT_GATE, judge } from '../../../model/promotion-gate.js';
+import { auc, DEFAULT_GATE, judge, judgeShadow } from '../../../model/promotion-gate.js';
 
 const flags = (n: number, k: number) => Uint8Array.from({ length: n }, (_, i) => (i < k ? 1 : 0));
 const scores = (n: number, v: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => v(i));
@@ -62,5 +62,37 @@ describe('promotion gate', () => {
     const challenger = set(normal, { s: scores(3, () => 0), f: flags(3, 0) });
     expect(judge(challenger, champion, { ...DEFAULT_GATE, minLabelled: 5 }).passed).toBe(true);
     expect(judge(challenger, champion, { ...DEFAULT_GATE, minLabelled: 3 }).passed).toBe(false);
+  });
+});
+
+describe('shadow window', () => {
+  const o = { windowMs: 60_000, minRows: 1_000, maxAlertRate: 0.01, maxRatio: 1.5 };
+
+  it('passes a challenger that alerts less than the stale champion on the same live records', () => {
+    const v = judgeShadow({ rows: 10_000, championAlerts: 2_000, challengerAlerts: 30 }, o);
+    expect(v.passed).toBe(true);
+    expect(v.championRate).toBe(0.2);
+    expect(v.challengerRate).toBe(0.003);
+  });
+
+  it('allows up to the absolute bound in a quiet stream, however few the champion’s alerts', () => {
+    expect(judgeShadow({ rows: 10_000, championAlerts: 0, challengerAlerts: 100 }, o).passed).toBe(true);
+    const v = judgeShadow({ rows: 10_000, championAlerts: 0, challengerAlerts: 101 }, o);
+    expect(v.passed).toBe(false);
+    expect(v.reasons[0]).toMatch(/would-be alert rate on 10000 live records 1\.01 % > 1\.00 %/);
+  });
+
+  it('above the absolute bound, allows half again the champion’s rate and no more', () => {
+    expect(judgeShadow({ rows: 10_000, championAlerts: 400, challengerAlerts: 600 }, o).passed).toBe(true);
+    const v = judgeShadow({ rows: 10_000, championAlerts: 400, challengerAlerts: 601 }, o);
+    expect(v.passed).toBe(false);
+    expect(v.reasons[0]).toMatch(/> 6\.00 % .*1\.5× the champion's 4\.00 %/);
+  });
+
+  it('fails a window too short to tell', () => {
+    const v = judgeShadow({ rows: 999, championAlerts: 0, challengerAlerts: 0 }, o);
+    expect(v.passed).toBe(false);
+    expect(v.reasons).toEqual(['the shadow window saw 999 live records, fewer than 1000']);
+    expect(judgeShadow({ rows: 0, championAlerts: 0, challengerAlerts: 0 }, o).passed).toBe(false);
   });
 });
