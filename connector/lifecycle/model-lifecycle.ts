@@ -237,6 +237,17 @@ export class ModelLifecycle {
     }
     this.champion = champion;
     this.driftStreak = 0;
+    this.clearScores();
+  }
+
+  /**
+   * Forgets the recent scores: they were given by the model before, and the score-shift statistic compares
+   * them with the calibration of the model now serving (another model's scores would read as drift of their
+   * own, and retrain again at once).
+   */
+  private clearScores(): void {
+    this.scoreCount = 0;
+    this.scoreNext = 0;
   }
 
   async start(): Promise<void> {
@@ -281,8 +292,12 @@ export class ModelLifecycle {
     const cleared = this.thresholds.apply(s, entities, n);
     if (cleared > 0) this.deps.metrics?.suppressedAlerts.inc(cleared);
     const ring = this.scoreRing;
+    // Only the champion's own scores: batches scored just before or after a swap reaches this controller (the
+    // watcher swaps the pipeline and the champion one after the other) are by the other model.
+    const id = this.champion.manifest.identity;
+    const ownScores = ring.length > 0 && b.model.id === id.id && b.model.version === id.version;
     for (let i = 0; i < n; i++) {
-      if (ring.length > 0) {
+      if (ownScores) {
         ring[this.scoreNext] = s.scores[i]!;
         this.scoreNext = (this.scoreNext + 1) % ring.length;
         if (this.scoreCount < ring.length) this.scoreCount++;
@@ -649,6 +664,7 @@ export class ModelLifecycle {
       if (result2 === 'promoted') {
         this.champion = { dir, manifest: await readManifest(dir), registryVersion: version };
         this.driftStreak = 0;
+        this.clearScores();
         await this.deps.onPromoted?.(version, dir);
       }
       return this.finish(outcome, champion);

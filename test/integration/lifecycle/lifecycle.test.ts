@@ -23,69 +23,31 @@ import { ModelRegistry, registryTopicSpec } from '../../../connector/registry/in
 import { createTransport, type Transport } from '../../../connector/transport/index.js';
 import { createLogger, silentLogger } from '../../../core/logger.js';
 import { VigilMetrics } from '../../../core/metrics/vigil-metrics.js';
-import { loadDetector, readManifest, saveDetector } from '../../../model/artifact.js';
-import { initBackend } from '../../../model/backend.js';
+import { loadDetector, readManifest } from '../../../model/artifact.js';
 import type { Detector } from '../../../model/detector.js';
-import { trainDetector } from '../../../model/trainer.js';
 import type { Scorer } from '../../../model/types.js';
 import { loadSchema } from '../../../schemas/catalog.js';
 import type { AnomalyEvent, SensorReading } from '../../../schemas/types.js';
-import { SensorGenerator } from '../../../synth/sensor-generator.js';
 import { createTopic, deleteTopic, kafkajsClient, uniqueName } from '../../support/kafka.js';
+import { seasonFleet, shifted, spike, trainSeasonChampion } from '../../support/season-fleet.js';
 import { sensorExtractor } from '../../support/sensor-fixture.js';
 import { plaintextOptions } from '../transport/conformance.js';
 
 const sensorType = loadSchema('sensor_reading');
 const log = process.env.VIGIL_TEST_LOG ? createLogger({ level: process.env.VIGIL_TEST_LOG }) : silentLogger();
 
-// One fleet, a reading per pump every 30 simulated minutes, so 4000 readings span days and every hour of the
-// daily cycle. The champion trains on four readings of every seven; the other three are fresh normal data of
-// the same period (no drift). Later readings continue the clock; "shifted" ones are 10 °C warmer outside and
-// 6 °C warmer in the coolant loop (a season change: the normal that a stale model mistakes for anomalies).
-const fleet = new SensorGenerator({ seed: 7, devices: 20, anomalyRate: 0, intervalMs: 1_800_000 });
-const early: SensorReading[] = Array.from({ length: 7000 }, () => fleet.next().record);
-const trainRecords = early.filter((_, i) => i % 7 < 4);
-const sameRecords = early.filter((_, i) => i % 7 >= 4);
-const later = (n: number): SensorReading[] => Array.from({ length: n }, () => fleet.next().record);
-const shifted = (r: SensorReading): SensorReading => ({
-  ...r,
-  temp_ambient_c: r.temp_ambient_c + 10,
-  temp_coolant_in_c: r.temp_coolant_in_c + 6,
-  temp_coolant_out_c: r.temp_coolant_out_c + 6,
-});
-/** A bearing fault: hot and shaking. */
-const spike = (r: SensorReading): SensorReading => ({
-  ...r,
-  temp_bearing_front_c: r.temp_bearing_front_c + 45,
-  vibration_x_mm_s: r.vibration_x_mm_s * 6,
-  vibration_rms_mm_s: r.vibration_rms_mm_s * 5,
-});
+// The fleet, the season change and the bearing fault: test/support/season-fleet.ts.
+const { trainRecords, sameRecords, later } = seasonFleet();
 
 let championDir: string;
 let champion: Detector;
 const scratch: string[] = [];
 
 beforeAll(async () => {
-  await initBackend();
-  const ex = sensorExtractor();
-  const d = ex.width;
-  const rows = new Float32Array(trainRecords.length * d);
-  let n = 0;
-  for (const r of trainRecords) if (ex.extractInto(r, rows, n * d).ok) n++;
-  champion = await trainDetector(rows.subarray(0, n * d), n, d, {
-    featureNames: ex.featureNames,
-    id: 'sensor-lifecycle',
-    version: 'v1',
-    epochs: 15,
-    seed: 7,
-    // A briefly trained test model: its few hundred held-out scores cannot carry a 1e-4 tail (see
-    // test/support/sensor-fixture.ts), so it runs at the 0.99 quantile, and the gates below allow for that.
-    threshold: { quantile: 0.99 },
-  });
-  const base = await mkdtemp(path.join(tmpdir(), 'vigil-lifecycle-'));
-  scratch.push(base);
-  championDir = path.join(base, 'champion');
-  await saveDetector(champion, championDir);
+  const trained = await trainSeasonChampion(trainRecords);
+  champion = trained.detector;
+  championDir = trained.dir;
+  scratch.push(trained.base);
 }, 180_000);
 
 afterAll(async () => {
