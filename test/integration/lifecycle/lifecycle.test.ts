@@ -2,7 +2,8 @@
 // raises drift, a retrain runs on a worker thread, the challenger passes the gate, is promoted in the registry
 // topic and swapped in; feedback raises a noisy entity's threshold within its bound (persisted across a
 // restart) and keeps confirmed anomalies out of the reservoir (counted); a retrain on contaminated data is
-// rejected by the gate with the reason recorded in the registry. One random set of topics per test.
+// rejected by the gate with the reason recorded in the registry; a shadow window promotes a challenger that live
+// traffic bears out and rejects one it does not. One random set of topics per test.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -423,6 +424,80 @@ describe('model lifecycle on the real broker', () => {
     expect(rejected?.status).toBe('rejected');
     expect(rejected?.reason).toMatch(/^gate: .*recall on \d+ confirmed anomalies/);
     expect((await fresh.latestPromoted())?.version).toBe(c0.registryVersion);
+  }, 600_000);
+
+  it('a shadow window: the challenger is promoted when live traffic bears it out, and rejected when the season turns back before promotion', async () => {
+    // Both challengers learn the new season and pass the gate on its held-out rows; what the window sees differs.
+    const cases = [
+      { traffic: shifted, expected: 'promoted' },
+      { traffic: (r: SensorReading) => r, expected: 'rejected' },
+    ] as const;
+    for (const [k, c] of cases.entries()) {
+      const t = transport();
+      const base = await mkdtemp(path.join(tmpdir(), 'vigil-lifecycle-shadow-'));
+      scratch.push(base);
+      const { registry, v0, champion: c0, topic: registryTopic } = await registryWithChampion(t);
+      const input = await topic(`lifecycle-shadow-in-${k}`, 1);
+      const outputs = { anomalies: await topic('lifecycle-sh-anom'), dlq: await topic('lifecycle-sh-dlq') };
+      const events = await topic('lifecycle-sh-events');
+      const metrics = new VigilMetrics(new Registry());
+      const lifecycle = new ModelLifecycle(
+        lifecycleOptions(base, events, {
+          drift: { ...DEFAULT_LIFECYCLE.drift, intervalMs: 0 },
+          shadow: { windowMs: 4000, minRows: 300, maxAlertRate: 0.05, maxRatio: 1.5 },
+        }),
+        { transport: t, registry, logger: log, metrics: metrics.lifecycle },
+        c0,
+      );
+      cleanups.push(() => lifecycle.stop());
+      await lifecycle.start();
+      const season = later(5000).map(shifted);
+      await produce(input, season, (i) => `s${i}`);
+      const p = pipeline(t, input, champion, lifecycle, outputs, metrics, () => {});
+      await p.start();
+      await until('the new season scored', () => p.stats.scored >= season.length, 120_000);
+
+      // Live traffic for as long as the retrain (and its window) runs.
+      let feeding = true;
+      let fed = 0;
+      const feeder = (async () => {
+        while (feeding) {
+          await produce(input, later(100).map(c.traffic), (i) => `f${fed + i}`);
+          fed += 100;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      const outcome = await lifecycle.retrain('manual');
+      feeding = false;
+      await feeder;
+      expect(outcome?.verdict?.passed).toBe(true);
+      const sh = outcome!.shadow!;
+      expect(sh.rows).toBeGreaterThanOrEqual(300);
+      expect(outcome!.result).toBe(c.expected);
+      const reader = new ModelRegistry(transport(), { topic: registryTopic }, log);
+      cleanups.push(() => reader.close());
+      const listed = await reader.list();
+      const entry = listed.find((e) => e.version === outcome!.version);
+      if (c.expected === 'promoted') {
+        // The stale champion alerts on the new season; the challenger does not.
+        expect(sh.challengerRate).toBeLessThan(sh.championRate);
+        expect(entry?.status).toBe('promoted');
+        expect(entry?.reason).toMatch(/shadow: would-be alert rate .* on \d+ live records/);
+      } else {
+        // Back to the old season: the champion's normal, the challenger's anomaly.
+        expect(sh.challengerRate).toBeGreaterThan(Math.max(0.05, 1.5 * sh.championRate));
+        expect(entry?.status).toBe('rejected');
+        expect(entry?.reason).toMatch(/^shadow: would-be alert rate/);
+      }
+      const retrainEvent = (await readJson(events)).find((e) => e.type === 'retrain');
+      expect(retrainEvent).toMatchObject({
+        result: c.expected,
+        parentVersion: v0,
+        shadow: { rows: sh.rows },
+      });
+      await p.stop();
+      await p.closed;
+    }
   }, 600_000);
 });
 
