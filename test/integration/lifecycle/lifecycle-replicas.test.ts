@@ -313,7 +313,8 @@ describe('model lifecycle across two vigil run replicas', () => {
     expect(checks.some((e) => against(e) === championVersion && e['drifted'] === true)).toBe(true);
     // Against the challenger: stable (what a second retrain would need is a drifted check twice in a row).
     const onChallenger = checks.filter((e) => judged(e) && against(e) === challenger);
-    expect(onChallenger.length).toBeGreaterThanOrEqual(6);
+    // Three more per replica were waited for; at least two each (a streak) must have reached the topic.
+    expect(onChallenger.length).toBeGreaterThanOrEqual(4);
     expect(
       onChallenger.filter((e) => e['drifted'] === true).map((e) => e['reasons']),
       'drift checks against the challenger',
