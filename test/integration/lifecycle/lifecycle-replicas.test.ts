@@ -1,9 +1,8 @@
 // The model lifecycle through `vigil run` itself (cli/lifecycle-serving.ts, cli/compose.ts), end to end on the
 // real broker, once per transport (kafkajs, node-rdkafka): two replicas, each its own OS process, in one
 // consumer group on a two-partition input topic, serving the promoted champion of a registry topic with
-// model.lifecycle.enabled. Fresh normal readings keep
-// every drift check stable; then a season change (+10 °C ambient, +6 °C coolant: test/support/season-fleet.ts)
-// raises drift on both replicas, and only the one that owns partition 0 of the input topic retrains (one
+// model.lifecycle.enabled. Fresh normal readings keep every drift check stable; then a season change (+10 °C
+// ambient, +6 °C coolant: test/support/season-fleet.ts) raises drift on both replicas, and only the one that owns partition 0 of the input topic retrains (one
 // `retrain` event on the lifecycle topic; only its vigil_retrains_total moves). The challenger passes the gate,
 // is promoted in the registry with the champion as its parent, and both replicas swap to it
 // (vigil_model_registry_version_info). More of the new season is then scored by the challenger, and no drift
