@@ -662,9 +662,7 @@ export class ModelLifecycle {
       };
       if (result2 === 'rejected') await rm(dir, { recursive: true, force: true });
       if (result2 === 'promoted') {
-        this.champion = { dir, manifest: await readManifest(dir), registryVersion: version };
-        this.driftStreak = 0;
-        this.clearScores();
+        this.setChampion({ dir, manifest: await readManifest(dir), registryVersion: version });
         await this.deps.onPromoted?.(version, dir);
       }
       return this.finish(outcome, champion);
@@ -680,7 +678,13 @@ export class ModelLifecycle {
    */
   private async shadowWindow(dir: string): Promise<ShadowVerdict> {
     const o = this.opts.shadow;
-    const detector = await loadDetector(dir);
+    let detector: Detector;
+    try {
+      detector = await loadDetector(dir);
+    } catch (err) {
+      const none = judgeShadow({ rows: 0, championAlerts: 0, challengerAlerts: 0 }, o);
+      return { ...none, passed: false, reasons: [`the challenger did not load: ${(err as Error).message}`] };
+    }
     this.shadowing = { detector, rows: 0, championAlerts: 0, challengerAlerts: 0 };
     this.log.info({ windowMs: o.windowMs }, 'challenger shadowing live traffic');
     await sleep(o.windowMs, this.abort.signal);
