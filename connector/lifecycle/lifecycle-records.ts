@@ -11,6 +11,7 @@
  * tombstone to reset an entity. Lifecycle topic (drift checks, retrains), key = model id, value JSON
  * LifecycleEvent.
  */
+import type { DriftReport, FeatureDrift } from '../../model/drift/drift-check.js';
 import type { EntityAdjustment, FeedbackLabel } from '../../model/feedback-thresholds.js';
 
 export interface SourceCoordinates {
@@ -103,7 +104,10 @@ export function parseAdjustment(
 }
 
 export type LifecycleEvent =
-  | {
+  | (Pick<
+      DriftReport,
+      'drifted' | 'insufficient' | 'rows' | 'reasons' | 'max' | 'over' | 'worst' | 'score'
+    > & {
       readonly type: 'drift_check';
       readonly at: string;
       readonly model: {
@@ -111,17 +115,9 @@ export type LifecycleEvent =
         readonly version: string;
         readonly registryVersion: string | null;
       };
-      readonly drifted: boolean;
-      readonly insufficient: boolean;
-      readonly rows: number;
-      readonly reasons: readonly string[];
-      readonly max: Readonly<Record<string, number>>;
-      readonly over: Readonly<Record<string, number>>;
-      readonly worst: Readonly<Record<string, string | null>>;
-      readonly score: Readonly<Record<string, number>>;
       /** The ten features with the highest PSI. */
-      readonly topFeatures: readonly { name: string; psi: number; ks: number; wasserstein: number }[];
-    }
+      readonly topFeatures: readonly FeatureDrift[];
+    })
   | {
       readonly type: 'retrain';
       readonly at: string;
