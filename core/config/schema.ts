@@ -784,9 +784,7 @@ const GateSchema = z
 
 const ShadowSchema = z
   .strictObject({
-    windowMs: z
-      .int()
-      .min(0)
+    windowMs: millis()
       .default(0)
       .meta({
         description:
