@@ -22,6 +22,7 @@ import { ConfigSchema } from '../core/config/schema.js';
 import { silentLogger } from '../core/logger.js';
 import { VigilMetrics } from '../core/metrics/vigil-metrics.js';
 import type { Detector } from '../model/detector.js';
+import { judge } from '../model/promotion-gate.js';
 import type { RetrainJob } from '../model/retrain/protocol.js';
 import { runRetrain } from '../model/retrain/run-retrain.js';
 import { loadSchema } from '../schemas/catalog.js';
@@ -172,6 +173,9 @@ async function main(): Promise<void> {
   const retrain = runRetrain(job);
   const during = await consumeFor(0, retrain);
   const result = await retrain;
+  // What the fit bought: the gate's view (default rules) of challenger and champion on the held-out rows.
+  const verdict = judge(result.challenger, result.champion);
+  const fa = (x: number) => `${(100 * x).toFixed(3)} %`;
   const retrainS = (performance.now() - r0) / 1000;
   const [s1, t1] = stealTotals();
   const stealPct = t1 > t0 ? (100 * (s1 - s0)) / (t1 - t0) : 0;
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
       fmtInt(steady),
       fmtInt(during),
       `${((100 * during) / steady).toFixed(0)} %`,
+      `${fa(verdict.challenger.falseAlarmRate)} / ${fa(verdict.champion.falseAlarmRate)} (${verdict.passed ? 'passes' : 'fails'})`,
       `${stealPct.toFixed(1)}%`,
       load,
     ],
@@ -219,6 +224,7 @@ async function main(): Promise<void> {
         'records/s before',
         'records/s during',
         'share',
+        'held-out flagged: challenger / champion (gate)',
         'steal',
         'load at end',
       ],
