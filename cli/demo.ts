@@ -140,10 +140,8 @@ async function runOnce(
       featureMapping: { fingerprint: extractor.fingerprint, spec: extractor.spec },
       id: `demo-${stream.name}-dense`,
       seed: o.seed,
-      // About one normal reading in two hundred crosses the line: the demo's operating point, chosen for recall.
-      // Not a workaround for the default rate (1e-4, raised to 1/n on small sets: model/threshold.ts), which
-      // on the ~4,000 held-out warm-up scores would be 1/4000, twenty times tighter than the measured demo figures.
-      detector: { threshold: { quantile: 0.995 } },
+      // The default operating point, as `vigil train` sets it: a per-record false-alarm rate of 1e-4, raised to
+      // 1/n for the ~4,000 held-out warm-up scores (model/threshold.ts). bench/demo-quality.ts measures it.
       logger,
       signal,
       onProgress: (p) => {

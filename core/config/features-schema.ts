@@ -223,7 +223,7 @@ export const EventTimeSchema = z
       "Where the record's event time is (for anomaly events and end-to-end latency). Omitted: the Kafka record timestamp.",
   });
 
-export const TEMPORAL_DERIVATIONS = ['delta', 'spread', 'meanDev'] as const;
+export const TEMPORAL_DERIVATIONS = ['delta', 'spread', 'meanDev', 'novel', 'gap'] as const;
 export type TemporalDerivation = (typeof TEMPORAL_DERIVATIONS)[number];
 
 export const TemporalSchema = z
@@ -252,7 +252,7 @@ export const TemporalSchema = z
       .default(['delta', 'spread'])
       .meta({
         description:
-          "Columns added per numeric feature, in this order. `delta` (`<name>:delta`): the change since the entity's previous reading. `spread` (`<name>:log_spread`): ln(standard deviation of the last `window` readings + 1e-6·(1+|mean|)), so a value that stops changing stands out by orders of magnitude. `meanDev` (`<name>:mean_dev`): the value minus the mean of the previous `window` readings.",
+          "Columns added per numeric feature, in this order. `delta` (`<name>:delta`): the change since the entity's previous reading. `spread` (`<name>:log_spread`): ln(standard deviation of the last `window` readings + 1e-6·(1+|mean|)), so a value that stops changing stands out by orders of magnitude. `meanDev` (`<name>:mean_dev`): the value minus the mean of the previous `window` readings. `novel` (one column per enum or hashed field, `<name>:novel`): 1 when the field's value is not among the entity's last `window` values of it, 0 when it is (a card at a merchant, in a country or currency it has not used lately). `gap` (one column, `<eventTime>:log_gap`, needs `eventTime`): ln(1 + seconds since the entity's previous record), for records that arrive when something happens (transactions, logins), whose rate is itself a signal; not for readings on a clock, where a dropped reading would read as an anomaly.",
         examples: [['delta', 'spread', 'meanDev']],
       }),
     maxEntities: z
@@ -303,6 +303,13 @@ export const FeaturesSchema = z
         code: 'custom',
         path: ['temporal', 'enabled'],
         message: 'temporal features need an entityKey (whose readings to follow)',
+      });
+    }
+    if (f.temporal.derive.includes('gap') && f.eventTime === undefined && f.preset === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['temporal', 'derive'],
+        message: 'the gap column needs an eventTime (the time between records)',
       });
     }
     if (f.preset !== undefined && f.fields.length > 0) {

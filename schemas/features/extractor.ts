@@ -10,6 +10,7 @@ import {
 import { VigilError } from '../../core/errors.js';
 import { AvroPaths } from './avro-paths.js';
 import { type ExtractInto, type FeatureFailure, type FeatureSuccess, generateExtractor } from './codegen.js';
+import { murmur3Utf8 } from './murmur3.js';
 import { presetFeatures } from './presets.js';
 import { TemporalState } from './temporal.js';
 
@@ -110,19 +111,28 @@ export function compileFeatures(
   const baseWidth = generated.featureNames.length;
   const featureNames = [...generated.featureNames];
   let state: TemporalState | undefined;
+  let categorical: readonly FeatureField[] = [];
   if (spec.temporal !== undefined) {
     const sources = spec.fields
       .filter((f) => f.kind === 'numeric')
       .map((f) => generated.featureNames.indexOf(f.name ?? f.path));
+    categorical = spec.temporal.derive.includes('novel')
+      ? spec.fields.filter((f) => f.kind === 'hashed' || f.kind === 'enum')
+      : [];
     state = new TemporalState({
       sources,
       derive: spec.temporal.derive,
       window: spec.temporal.window,
       maxEntities: parsed.data.temporal.maxEntities,
+      categorical: categorical.length,
     });
+    const perSource = spec.temporal.derive.filter((d) => d !== 'gap' && d !== 'novel');
     for (const c of sources) {
-      for (const d of spec.temporal.derive) featureNames.push(`${generated.featureNames[c]}${SUFFIX[d]}`);
+      for (const d of perSource) featureNames.push(`${generated.featureNames[c]}${SUFFIX[d]}`);
     }
+    for (const f of categorical) featureNames.push(`${f.name ?? f.path}${SUFFIX.novel}`);
+    if (spec.temporal.derive.includes('gap'))
+      featureNames.push(`${spec.eventTime?.path ?? 'time'}${SUFFIX.gap}`);
   }
   const dupes = featureNames.filter((n, i) => featureNames.indexOf(n) !== i);
   if (dupes.length > 0) {
@@ -136,6 +146,20 @@ export function compileFeatures(
   const eventTime = spec.eventTime;
   const getTime = eventTime === undefined ? undefined : getter(eventTime.path);
   const timeScale = eventTime === undefined ? 1 : msPerUnit(eventTime.unit);
+  const gapOn = spec.temporal?.derive.includes('gap') === true;
+  const timeOf = (record: unknown): number => {
+    if (getTime === undefined) return Number.NaN;
+    const v = getTime(record);
+    return v instanceof Date
+      ? v.getTime()
+      : typeof v === 'number' || typeof v === 'bigint'
+        ? Number(v) * timeScale
+        : Number.NaN;
+  };
+  // The novel columns compare raw values (their 32-bit hash), not the buckets two values may share.
+  const categoryGetters = categorical.map((f) => getter(f.path));
+  const categoryCodes = new Int32Array(categorical.length);
+  const categoryPresent = new Uint8Array(categorical.length);
   const baseExtract = generated.extractInto;
   const extractInto: ExtractInto =
     state === undefined || getEntity === undefined
@@ -144,7 +168,28 @@ export function compileFeatures(
           const r = baseExtract(record, out, offset);
           if (!r.ok) return r;
           const e = getEntity(record);
-          state.update(typeof e === 'string' ? e : String(e), stream, out, offset, offset + baseWidth);
+          const time = gapOn ? timeOf(record) : Number.NaN;
+          for (let f = 0; f < categoryGetters.length; f++) {
+            const v = categoryGetters[f]!(record);
+            const text =
+              typeof v === 'string'
+                ? v
+                : typeof v === 'number' || typeof v === 'bigint'
+                  ? String(v)
+                  : undefined;
+            categoryPresent[f] = text === undefined ? 0 : 1;
+            categoryCodes[f] = text === undefined ? 0 : murmur3Utf8(text);
+          }
+          state.update(
+            typeof e === 'string' ? e : String(e),
+            stream,
+            out,
+            offset,
+            offset + baseWidth,
+            time,
+            categoryCodes,
+            categoryPresent,
+          );
           return r;
         };
   const temporalView: TemporalStateView | undefined =
@@ -178,14 +223,7 @@ export function compileFeatures(
       return undefined;
     },
     eventTimeOf(record: unknown): number | undefined {
-      if (getTime === undefined) return undefined;
-      const v = getTime(record);
-      const t =
-        v instanceof Date
-          ? v.getTime()
-          : typeof v === 'number' || typeof v === 'bigint'
-            ? Number(v) * timeScale
-            : Number.NaN;
+      const t = timeOf(record);
       return Number.isFinite(t) ? Math.floor(t) : undefined;
     },
     extract(record: unknown): Float32Array | FeatureFailure {
@@ -321,6 +359,8 @@ const SUFFIX: Record<TemporalDerivation, string> = {
   delta: ':delta',
   spread: ':log_spread',
   meanDev: ':mean_dev',
+  novel: ':novel',
+  gap: ':log_gap',
 };
 
 function msPerUnit(unit: TimeUnit): number {

@@ -21,10 +21,12 @@ const SPREAD_FLOOR = 1e-6;
 export interface TemporalColumns {
   /** Column of each followed numeric feature in the base row. */
   readonly sources: readonly number[];
-  /** Derived columns per source, in this order. */
+  /** Derived columns per source, in this order; `gap` is one column per record, after them all. */
   readonly derive: readonly TemporalDerivation[];
   readonly window: number;
   readonly maxEntities: number;
+  /** Categorical fields followed for `novel` (their values come to update() as hash codes). Default 0. */
+  readonly categorical?: number;
 }
 
 interface EntityState {
@@ -35,6 +37,12 @@ interface EntityState {
   readonly head: Uint16Array;
   /** The partition (or other stream) it was last read from, for forgetting a lost partition's entities. */
   stream: string;
+  /** Event time of its previous record, ms (NaN before the first with a time). */
+  lastTime: number;
+  /** window × categorical ring of the last values' hash codes, field-major, with counts and heads per field. */
+  readonly codes: Int32Array;
+  readonly codeCount: Uint16Array;
+  readonly codeHead: Uint16Array;
 }
 
 export class TemporalState {
@@ -46,21 +54,27 @@ export class TemporalState {
   private readonly spread: number;
   private readonly meanDev: number;
   private readonly per: number;
+  private readonly gap: boolean;
+  /** Categorical fields with a `novel` column (0 without the derivation). */
+  private readonly kc: number;
   private evictedTotal = 0;
 
   constructor(readonly columns: TemporalColumns) {
     this.k = columns.sources.length;
     this.w = columns.window;
     this.sources = Int32Array.from(columns.sources);
-    this.delta = columns.derive.indexOf('delta');
-    this.spread = columns.derive.indexOf('spread');
-    this.meanDev = columns.derive.indexOf('meanDev');
-    this.per = columns.derive.length;
+    const perSource = columns.derive.filter((d) => d !== 'gap' && d !== 'novel');
+    this.delta = perSource.indexOf('delta');
+    this.spread = perSource.indexOf('spread');
+    this.meanDev = perSource.indexOf('meanDev');
+    this.per = perSource.length;
+    this.gap = columns.derive.includes('gap');
+    this.kc = columns.derive.includes('novel') ? (columns.categorical ?? 0) : 0;
   }
 
   /** Derived columns written per record. */
   get width(): number {
-    return this.k * this.per;
+    return this.k * this.per + this.kc + (this.gap ? 1 : 0);
   }
 
   /** Entities held now (the gauge). */
@@ -76,8 +90,19 @@ export class TemporalState {
   /**
    * Reads the entity's base features from `out[base …]`, writes its derived columns to `out[at … at + width)`,
    * then adds the reading to the entity's history. A missing (NaN) value gives NaN columns and is not added.
+   * `time` (ms) is the record's event time, read only for the gap column; `codes[f]` the hash of categorical
+   * field f's value, where `present[f]` is 1 (read only for the novel columns).
    */
-  update(entity: string, stream: string, out: Float32Array, base: number, at: number): void {
+  update(
+    entity: string,
+    stream: string,
+    out: Float32Array,
+    base: number,
+    at: number,
+    time = Number.NaN,
+    codes?: Int32Array,
+    present?: Uint8Array,
+  ): void {
     let st = this.entities.get(entity);
     if (st === undefined) {
       st = this.admit(entity, stream);
@@ -126,6 +151,37 @@ export class TemporalState {
         } else out[o + this.spread] = Number.NaN;
       }
     }
+    const kw = this.k * this.per;
+    for (let f = 0; f < this.kc; f++) {
+      if (codes === undefined || present === undefined || present[f] !== 1) {
+        out[at + kw + f] = Number.NaN;
+        continue;
+      }
+      const code = codes[f]!;
+      const n = st.codeCount[f]!;
+      const r = f * w;
+      let seen = false;
+      for (let j = 0; j < n; j++) {
+        if (st.codes[r + j] === code) {
+          seen = true;
+          break;
+        }
+      }
+      out[at + kw + f] = n === 0 ? Number.NaN : seen ? 0 : 1;
+      const h = st.codeHead[f]!;
+      st.codes[r + h] = code;
+      st.codeHead[f] = (h + 1) % w;
+      st.codeCount[f] = n < w ? n + 1 : w;
+    }
+    if (this.gap) {
+      const last = st.lastTime;
+      // Log seconds: inter-arrival times span milliseconds (a burst) to weeks (a dormant card).
+      out[at + kw + this.kc] =
+        Number.isFinite(last) && Number.isFinite(time)
+          ? Math.log1p(Math.max(0, time - last) / 1000)
+          : Number.NaN;
+      if (Number.isFinite(time)) st.lastTime = time;
+    }
   }
 
   /** Drops the entities last read from `stream` (a partition this replica lost); returns how many. */
@@ -158,6 +214,10 @@ export class TemporalState {
       count: new Uint16Array(this.k),
       head: new Uint16Array(this.k),
       stream,
+      lastTime: Number.NaN,
+      codes: new Int32Array(this.kc * this.w),
+      codeCount: new Uint16Array(this.kc),
+      codeHead: new Uint16Array(this.kc),
     };
     this.entities.set(entity, st);
     return st;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeaturesSchema } from '../../../../core/config/features-schema.js';
+import { FeaturesSchema, type TemporalDerivation } from '../../../../core/config/features-schema.js';
 import { compileFeatures } from '../../../../schemas/features/extractor.js';
 import { TemporalState } from '../../../../schemas/features/temporal.js';
 
 /** One numeric column followed, base row [x], derived columns after it. */
-function state(derive: ('delta' | 'spread' | 'meanDev')[], window = 3, maxEntities = 10) {
+function state(derive: TemporalDerivation[], window = 3, maxEntities = 10) {
   const s = new TemporalState({ sources: [0], derive, window, maxEntities });
   const row = new Float32Array(1 + s.width);
   return {
@@ -68,6 +68,23 @@ describe('TemporalState values', () => {
     expect(t.push('e', 3)).toEqual([Number.NaN]);
     expect(t.push('e', 8)).toEqual([6]);
     expect(t.push('e', 0)).toEqual([-5.5]);
+  });
+
+  it('gap is ln(1 + seconds since the entity’s previous record), one column after the per-feature ones', () => {
+    const s = new TemporalState({ sources: [0], derive: ['delta', 'gap'], window: 3, maxEntities: 10 });
+    expect(s.width).toBe(2);
+    const row = new Float32Array(3);
+    const push = (entity: string, x: number, time: number) => {
+      row[0] = x;
+      s.update(entity, 'p0', row, 0, 1, time);
+      return [...row.subarray(1)];
+    };
+    expect(push('e', 1, 1_000_000)).toEqual([Number.NaN, Number.NaN]);
+    expect(push('e', 2, 1_060_000)[1]).toBeCloseTo(Math.log1p(60), 5);
+    expect(push('f', 2, 1_061_000)[1]).toBeNaN();
+    // A missing value still counts as a record for the gap.
+    expect(push('e', Number.NaN, 1_062_000)).toEqual([Number.NaN, expect.closeTo(Math.log1p(2), 5)]);
+    expect(push('e', 3, 1_062_500)[1]).toBeCloseTo(Math.log1p(0.5), 5);
   });
 
   it('a missing (NaN) value gives NaN columns and leaves the history as it was', () => {
@@ -162,6 +179,42 @@ describe('temporal features in the feature mapping', () => {
     expect(fp({ window: 12 })).not.toBe(fp({}));
     expect(fp({ derive: ['delta'] })).not.toBe(fp({}));
     expect(fp({ maxEntities: 7 })).toBe(fp({}));
+  });
+
+  it('gap adds one column named after the event time, from the records’ own times', () => {
+    const x = compileFeatures(mapping({ derive: ['delta', 'gap'] }));
+    expect(x.featureNames.slice(5)).toEqual(['a:delta', 'b:delta', 't:log_gap']);
+    const row = new Float32Array(x.width);
+    x.extractInto({ id: 'd1', t: 5_000, a: 1, s: 'X', b: 1 }, row, 0);
+    expect(row[7]).toBeNaN();
+    x.extractInto({ id: 'd1', t: 35_000, a: 1, s: 'X', b: 1 }, row, 0);
+    expect(row[7]).toBeCloseTo(Math.log1p(30), 5);
+  });
+
+  it('novel is 1 for a categorical value the entity has not had in its last window records, 0 for one it has', () => {
+    const x = compileFeatures(mapping({ derive: ['novel'], window: 2 }));
+    expect(x.featureNames.slice(5)).toEqual(['s:novel']);
+    const row = new Float32Array(x.width);
+    const novel = (id: string, s: string | null) => {
+      x.extractInto({ id, t: 0, a: 1, s, b: 1 }, row, 0);
+      return row[5];
+    };
+    expect(novel('d1', 'X')).toBeNaN(); // nothing to compare with yet
+    expect(novel('d1', 'X')).toBe(0);
+    expect(novel('d1', 'Y')).toBe(1);
+    expect(novel('d2', 'Y')).toBeNaN(); // another entity's history
+    expect(novel('d1', 'X')).toBe(0); // X is still among d1's last two (X, Y)
+    expect(novel('d1', 'Z')).toBe(1); // an unknown category is still a value of its own
+    expect(novel('d1', 'Y')).toBe(1); // the window (X, Z) has forgotten Y
+    // A record that fails (s is required) does not join the history: Z is still the latest.
+    expect(x.extractInto({ id: 'd1', t: 0, a: 1, s: null, b: 1 }, row, 0).ok).toBe(false);
+    expect(novel('d1', 'Z')).toBe(0);
+  });
+
+  it('gap without an event time is refused at validation', () => {
+    const r = FeaturesSchema.safeParse({ ...mapping({ derive: ['gap'] }, false) });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['temporal', 'derive']);
   });
 
   it('enabled: true without an entity key is refused at validation, naming the key', () => {
