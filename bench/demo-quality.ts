@@ -317,7 +317,7 @@ if (section !== undefined) {
     if (ss.length > 1) rows.push(rowOf(`**${label}**`, '**all**', ss));
   }
   const body = [
-    `## Demo detection quality, ${streamName} (\`bench/demo-quality.ts\`)`,
+    `## Demo detection quality, ${streamName}: ${section} (\`bench/demo-quality.ts\`)`,
     '',
     machineLines(start, {
       command: `npx tsx bench/demo-quality.ts ${process.argv.slice(2).join(' ')}`,

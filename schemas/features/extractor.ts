@@ -131,8 +131,10 @@ export function compileFeatures(
       for (const d of perSource) featureNames.push(`${generated.featureNames[c]}${SUFFIX[d]}`);
     }
     for (const f of categorical) featureNames.push(`${f.name ?? f.path}${SUFFIX.novel}`);
-    if (spec.temporal.derive.includes('gap'))
-      featureNames.push(`${spec.eventTime?.path ?? 'time'}${SUFFIX.gap}`);
+    if (spec.temporal.derive.includes('gap')) {
+      const time = spec.eventTime?.path ?? 'time';
+      featureNames.push(`${time}${SUFFIX.gap}`, `${time}:log_span`);
+    }
   }
   const dupes = featureNames.filter((n, i) => featureNames.indexOf(n) !== i);
   if (dupes.length > 0) {

@@ -21,7 +21,7 @@ const SPREAD_FLOOR = 1e-6;
 export interface TemporalColumns {
   /** Column of each followed numeric feature in the base row. */
   readonly sources: readonly number[];
-  /** Derived columns per source, in this order; `gap` is one column per record, after them all. */
+  /** Derived columns per source, in this order; `gap` adds two columns per record, after them all. */
   readonly derive: readonly TemporalDerivation[];
   readonly window: number;
   readonly maxEntities: number;
@@ -37,8 +37,10 @@ interface EntityState {
   readonly head: Uint16Array;
   /** The partition (or other stream) it was last read from, for forgetting a lost partition's entities. */
   stream: string;
-  /** Event time of its previous record, ms (NaN before the first with a time). */
-  lastTime: number;
+  /** Ring of the event times (ms) of its last `window` records with a time, with their count and next slot. */
+  readonly times: Float64Array;
+  timeCount: number;
+  timeHead: number;
   /** window × categorical ring of the last values' hash codes, field-major, with counts and heads per field. */
   readonly codes: Int32Array;
   readonly codeCount: Uint16Array;
@@ -74,7 +76,7 @@ export class TemporalState {
 
   /** Derived columns written per record. */
   get width(): number {
-    return this.k * this.per + this.kc + (this.gap ? 1 : 0);
+    return this.k * this.per + this.kc + (this.gap ? 2 : 0);
   }
 
   /** Entities held now (the gauge). */
@@ -173,15 +175,30 @@ export class TemporalState {
       st.codeHead[f] = (h + 1) % w;
       st.codeCount[f] = n < w ? n + 1 : w;
     }
-    if (this.gap) {
-      const last = st.lastTime;
-      // Log seconds: inter-arrival times span milliseconds (a burst) to weeks (a dormant card).
-      out[at + kw + this.kc] =
-        Number.isFinite(last) && Number.isFinite(time)
-          ? Math.log1p(Math.max(0, time - last) / 1000)
-          : Number.NaN;
-      if (Number.isFinite(time)) st.lastTime = time;
+    if (this.gap) this.gapColumns(st, time, out, at + kw + this.kc);
+  }
+
+  /**
+   * Log seconds (inter-arrival times span milliseconds in a burst to weeks for a dormant card): since the
+   * entity's previous record, and spanned by its last `window` records, this one included, so that a run of
+   * records much faster than the entity's usual rate stands out even where single short gaps are ordinary.
+   */
+  private gapColumns(st: EntityState, time: number, out: Float32Array, at: number): void {
+    const w = this.w;
+    const n = st.timeCount;
+    if (!Number.isFinite(time)) {
+      out[at] = Number.NaN;
+      out[at + 1] = Number.NaN;
+      return;
     }
+    const previous = n > 0 ? st.times[(st.timeHead + w - 1) % w]! : Number.NaN;
+    out[at] = n > 0 ? Math.log1p(Math.max(0, time - previous) / 1000) : Number.NaN;
+    // With the window full, the slot about to be overwritten holds the oldest of the last w − 1 records.
+    const oldest = n >= w - 1 ? st.times[n === w ? (st.timeHead + 1) % w : 0]! : Number.NaN;
+    out[at + 1] = n >= w - 1 ? Math.log1p(Math.max(0, time - oldest) / 1000) : Number.NaN;
+    st.times[st.timeHead] = time;
+    st.timeHead = (st.timeHead + 1) % w;
+    st.timeCount = n < w ? n + 1 : w;
   }
 
   /** Drops the entities last read from `stream` (a partition this replica lost); returns how many. */
@@ -214,7 +231,9 @@ export class TemporalState {
       count: new Uint16Array(this.k),
       head: new Uint16Array(this.k),
       stream,
-      lastTime: Number.NaN,
+      times: new Float64Array(this.gap ? this.w : 0),
+      timeCount: 0,
+      timeHead: 0,
       codes: new Int32Array(this.kc * this.w),
       codeCount: new Uint16Array(this.kc),
       codeHead: new Uint16Array(this.kc),

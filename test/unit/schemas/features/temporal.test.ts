@@ -70,21 +70,29 @@ describe('TemporalState values', () => {
     expect(t.push('e', 0)).toEqual([-5.5]);
   });
 
-  it('gap is ln(1 + seconds since the entity’s previous record), one column after the per-feature ones', () => {
+  it('gap: ln(1 + seconds) since the entity’s previous record and spanned by its last window records', () => {
     const s = new TemporalState({ sources: [0], derive: ['delta', 'gap'], window: 3, maxEntities: 10 });
-    expect(s.width).toBe(2);
-    const row = new Float32Array(3);
+    expect(s.width).toBe(3);
+    const row = new Float32Array(4);
     const push = (entity: string, x: number, time: number) => {
       row[0] = x;
       s.update(entity, 'p0', row, 0, 1, time);
-      return [...row.subarray(1)];
+      return [...row.subarray(2)];
     };
     expect(push('e', 1, 1_000_000)).toEqual([Number.NaN, Number.NaN]);
-    expect(push('e', 2, 1_060_000)[1]).toBeCloseTo(Math.log1p(60), 5);
-    expect(push('f', 2, 1_061_000)[1]).toBeNaN();
-    // A missing value still counts as a record for the gap.
-    expect(push('e', Number.NaN, 1_062_000)).toEqual([Number.NaN, expect.closeTo(Math.log1p(2), 5)]);
-    expect(push('e', 3, 1_062_500)[1]).toBeCloseTo(Math.log1p(0.5), 5);
+    expect(push('e', 2, 1_060_000)[0]).toBeCloseTo(Math.log1p(60), 5);
+    expect(push('f', 2, 1_061_000)).toEqual([Number.NaN, Number.NaN]);
+    // Third record of e (its value missing, its time not): the window of 3 spans it and the two before, 62 s.
+    expect(push('e', Number.NaN, 1_062_000)).toEqual([
+      expect.closeTo(Math.log1p(2), 5),
+      expect.closeTo(Math.log1p(62), 5),
+    ]);
+    // The window slides: 1 060 000 → 1 062 500 over three records.
+    expect(push('e', 3, 1_062_500)).toEqual([
+      expect.closeTo(Math.log1p(0.5), 5),
+      expect.closeTo(Math.log1p(2.5), 5),
+    ]);
+    expect(push('e', 3, 1_064_500)[1]).toBeCloseTo(Math.log1p(2.5), 5);
   });
 
   it('a missing (NaN) value gives NaN columns and leaves the history as it was', () => {
@@ -183,7 +191,7 @@ describe('temporal features in the feature mapping', () => {
 
   it('gap adds one column named after the event time, from the records’ own times', () => {
     const x = compileFeatures(mapping({ derive: ['delta', 'gap'] }));
-    expect(x.featureNames.slice(5)).toEqual(['a:delta', 'b:delta', 't:log_gap']);
+    expect(x.featureNames.slice(5)).toEqual(['a:delta', 'b:delta', 't:log_gap', 't:log_span']);
     const row = new Float32Array(x.width);
     x.extractInto({ id: 'd1', t: 5_000, a: 1, s: 'X', b: 1 }, row, 0);
     expect(row[7]).toBeNaN();
