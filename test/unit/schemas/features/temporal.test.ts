@@ -219,6 +219,27 @@ describe('temporal features in the feature mapping', () => {
     expect(novel('d1', 'Z')).toBe(0);
   });
 
+  it('novel is missing (NaN) for a record without the value, which does not join the history', () => {
+    const x = compileFeatures({
+      entityKey: 'id',
+      eventTime: { path: 't', unit: 'millis' },
+      temporal: { derive: ['novel'] },
+      fields: [
+        { kind: 'numeric', path: 'a' },
+        { kind: 'hashed', path: 'c', buckets: 4, missing: 'flag' },
+      ],
+    });
+    const row = new Float32Array(x.width);
+    const novel = (c: string | null) => {
+      expect(x.extractInto({ id: 'd', t: 0, a: 1, c }, row, 0).ok).toBe(true);
+      return row[x.featureNames.indexOf('c:novel')];
+    };
+    novel('FR');
+    expect(novel(null)).toBeNaN();
+    expect(novel('FR')).toBe(0);
+    expect(novel('JP')).toBe(1);
+  });
+
   it('gap without an event time is refused at validation', () => {
     const r = FeaturesSchema.safeParse({ ...mapping({ derive: ['gap'] }, false) });
     expect(r.success).toBe(false);
