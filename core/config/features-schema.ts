@@ -225,6 +225,8 @@ export const EventTimeSchema = z
 
 export const TEMPORAL_DERIVATIONS = ['delta', 'spread', 'meanDev', 'novel', 'gap'] as const;
 export type TemporalDerivation = (typeof TEMPORAL_DERIVATIONS)[number];
+/** `features.temporal.derive` when neither the config nor its preset gives one. */
+export const DEFAULT_TEMPORAL_DERIVATIONS: readonly TemporalDerivation[] = ['delta', 'spread'];
 
 export const TemporalSchema = z
   .strictObject({
@@ -249,10 +251,10 @@ export const TemporalSchema = z
     derive: z
       .array(z.enum(TEMPORAL_DERIVATIONS))
       .min(1)
-      .default(['delta', 'spread'])
+      .optional()
       .meta({
         description:
-          "Columns added per numeric feature, in this order. `delta` (`<name>:delta`): the change since the entity's previous reading. `spread` (`<name>:log_spread`): ln(standard deviation of the last `window` readings + 1e-6·(1+|mean|)), so a value that stops changing stands out by orders of magnitude. `meanDev` (`<name>:mean_dev`): the value minus the mean of the previous `window` readings. `novel` (one column per enum or hashed field, `<name>:novel`): 1 when the field's value is not among the entity's last `window` values of it, 0 when it is (a card at a merchant, in a country or currency it has not used lately). `gap` (two columns, needs `eventTime`): `<eventTime>:log_gap`, ln(1 + seconds since the entity's previous record), and `<eventTime>:log_span`, ln(1 + seconds spanned by its last `window` records), for records that arrive when something happens (transactions, logins), whose rate is itself a signal; not for readings on a clock, where a dropped reading would read as an anomaly.",
+          "Default `[delta, spread]`; with `preset: card-transaction`, `[delta, spread, novel, gap]` (payments come when something happens, so which values are new to the card and how fast its records come are signals). Columns added per numeric feature, in this order. `delta` (`<name>:delta`): the change since the entity's previous reading. `spread` (`<name>:log_spread`): ln(standard deviation of the last `window` readings + 1e-6·(1+|mean|)), so a value that stops changing stands out by orders of magnitude. `meanDev` (`<name>:mean_dev`): the value minus the mean of the previous `window` readings. `novel` (one column per enum or hashed field, `<name>:novel`): 1 when the field's value is not among the entity's last `window` values of it, 0 when it is (a card at a merchant, in a country or currency it has not used lately). `gap` (two columns, needs `eventTime`): `<eventTime>:log_gap`, ln(1 + seconds since the entity's previous record), and `<eventTime>:log_span`, ln(1 + seconds spanned by its last `window` records), for records that arrive when something happens (transactions, logins), whose rate is itself a signal; not for readings on a clock, where a dropped reading would read as an anomaly.",
         examples: [['delta', 'spread', 'meanDev']],
       }),
     maxEntities: z
@@ -305,7 +307,7 @@ export const FeaturesSchema = z
         message: 'temporal features need an entityKey (whose readings to follow)',
       });
     }
-    if (f.temporal.derive.includes('gap') && f.eventTime === undefined && f.preset === undefined) {
+    if (f.temporal.derive?.includes('gap') && f.eventTime === undefined && f.preset === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['temporal', 'derive'],

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  DEFAULT_TEMPORAL_DERIVATIONS,
   type FeatureField,
   type FeaturesConfig,
   type FeaturesConfigInput,
@@ -320,6 +321,8 @@ function resolve(features: FeaturesConfig, readerSchema: unknown): ResolvedFeatu
     );
   }
   const t = features.temporal;
+  // The config's derivations, else the preset's (the card preset adds novel and gap), else the default.
+  const derive = t.derive ?? base.temporal.derive ?? DEFAULT_TEMPORAL_DERIVATIONS;
   const temporalOn =
     t.enabled === true ||
     (t.enabled === 'auto' &&
@@ -331,7 +334,7 @@ function resolve(features: FeaturesConfig, readerSchema: unknown): ResolvedFeatu
     ...(base.eventTime === undefined ? {} : { eventTime: base.eventTime }),
     fields: Object.freeze(fields),
     ...(temporalOn
-      ? { temporal: Object.freeze({ window: t.window, derive: Object.freeze([...t.derive]) }) }
+      ? { temporal: Object.freeze({ window: t.window, derive: Object.freeze([...derive]) }) }
       : {}),
   });
 }

@@ -48,6 +48,9 @@ export const SENSOR_READING_FEATURES: FeaturesConfigInput = {
 export const CARD_TRANSACTION_FEATURES: FeaturesConfigInput = {
   entityKey: 'card_id',
   eventTime: { path: 'event_time', unit: 'millis' },
+  // Per card: whether the merchant, country or currency is new to it, and how fast its payments come
+  // (bench/RESULTS.md, "Demo detection quality, transactions").
+  temporal: { derive: ['delta', 'spread', 'novel', 'gap'] },
   fields: [
     { kind: 'numeric', path: 'amount', transform: 'log1p' },
     { kind: 'hashed', path: 'currency', buckets: 8 },

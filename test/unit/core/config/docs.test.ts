@@ -79,6 +79,8 @@ describe('the config schema', () => {
       'input.schema',
       'features.preset',
       'features.entityKey',
+      // Unset: the preset's derivations, else delta and spread (the description says which).
+      'features.temporal.derive',
       'model.threshold.value',
       'output.scoresTopic',
       // Unset: an id per process (rdkafka) or exactly-once refused (kafkajs); unset sizes: the broker's defaults.

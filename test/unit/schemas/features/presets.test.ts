@@ -142,8 +142,25 @@ describe('card-transaction preset', () => {
       'channel=MOTO',
       'channel=__other__',
     ]);
-    // amount, lat and lon each add a delta and a spread column (temporal features, on by default).
-    expect(x.width).toBe(1 + 8 + 16 + 32 + 5 + 2 + 17 + 4 + 3 * 2);
+    // amount, lat and lon each add a delta and a spread column (temporal features, on by default); the five
+    // categorical fields a novel column each; the event time a gap and a span.
+    expect(x.width).toBe(1 + 8 + 16 + 32 + 5 + 2 + 17 + 4 + 3 * 2 + 5 + 2);
+    expect(x.spec.temporal?.derive).toEqual(['delta', 'spread', 'novel', 'gap']);
+    expect(x.featureNames.slice(-7)).toEqual([
+      'currency:novel',
+      'merchant_category:novel',
+      'merchant_id:novel',
+      'channel:novel',
+      'country:novel',
+      'event_time:log_gap',
+      'event_time:log_span',
+    ]);
+  });
+
+  it('a config that gives its own derivations overrides the preset’s', () => {
+    const x = compileFeatures({ preset: 'card-transaction', temporal: { derive: ['delta'] } });
+    expect(x.spec.temporal?.derive).toEqual(['delta']);
+    expect(compileFeatures({ preset: 'sensor-reading' }).spec.temporal?.derive).toEqual(['delta', 'spread']);
   });
 
   it('extracts every decoded transaction; location missing for card-not-present is flagged', () => {
@@ -198,7 +215,7 @@ describe('presetFeatures', () => {
 
   it('compiles without a reader schema (registry format)', () => {
     expect(compileFeatures({ preset: 'sensor-reading' }).width).toBe(37 + 30 * 2);
-    expect(compileFeatures({ preset: 'card-transaction' }).width).toBe(85 + 3 * 2);
+    expect(compileFeatures({ preset: 'card-transaction' }).width).toBe(85 + 3 * 2 + 5 + 2);
   });
 
   it('returns validated mappings with defaults applied', () => {
