@@ -3,7 +3,8 @@
 #   openjdk-17-jre-headless and maven: the local Kafka broker and schema registry (deploy/*/…ctl.sh);
 #   kcat, python3-confluent-kafka, python3-avro and python3-requests (interop tests; confluent_kafka's
 #   schema_registry client needs requests, which Debian's python3-confluent-kafka only suggests),
-#   prometheus (promtool rule checks, the Prometheus integration test), prometheus-alertmanager (its alert).
+#   prometheus (promtool rule checks, the Prometheus integration test), prometheus-alertmanager (its alert),
+#   chromium and fonts-dejavu-core (the live view's browser test; without them it skips, saying so).
 # Note: Debian 12's kcat and python3-confluent-kafka use librdkafka 2.0.2, whose SCRAM is refused by Kafka 4
 # (fixed in librdkafka 2.6.1); they are fine for PLAINTEXT and SASL PLAIN.
 # The Python packages land in Debian's /usr/bin/python3, which a pyenv or venv python3 on PATH does not see:
@@ -25,6 +26,8 @@ wanted=(
   'python3-requests:/usr/bin/python3 -c "import requests"'
   'prometheus:command -v promtool'
   'prometheus-alertmanager:command -v prometheus-alertmanager'
+  'chromium:test -x /usr/bin/chromium'
+  'fonts-dejavu-core:test -d /usr/share/fonts/truetype/dejavu'
 )
 
 missing=()
