@@ -149,10 +149,14 @@ for (const c of configs) {
     }
     const wScores: number[] = [];
     const explainKind = arg('explain-kind');
+    // --explain-normals N: the N highest-scoring normal records and the features behind their scores.
+    const explainNormals = Number(arg('explain-normals') ?? 0);
+    const liveRows: Float32Array[] = [];
     const explainRows = process.argv.includes('--explain') || explainKind !== undefined;
     let explained = 0;
     const flush = () => {
       if (bufKeys.length === 0) return;
+      if (explainNormals > 0) liveRows.push(buf.slice(0, bufKeys.length * d));
       const raw = detector.score(buf.subarray(0, bufKeys.length * d), bufKeys.length, bufKeys);
       const out = stage.apply(raw, bufKeys, bufKeys, cal);
       for (let i = 0; i < out.n; i++) {
@@ -198,6 +202,28 @@ for (const c of configs) {
       if (bufKeys.length === batch) flush();
     }
     flush();
+    if (explainNormals > 0) {
+      const top = truth
+        .map((t, i) => ({ t, i }))
+        .filter(({ t }) => t.label !== 1)
+        .sort((a, b) => scores[b.i]! - scores[a.i]!)
+        .slice(0, explainNormals);
+      for (const { t, i } of top) {
+        const row = liveRows[Math.floor(i / batch)]!.subarray((i % batch) * d, ((i % batch) + 1) * d);
+        const out = detector.score(row, 1);
+        const parts = [...out.contributions]
+          .map((c, j) => ({ c, j }))
+          .sort((a, b) => b.c - a.c)
+          .slice(0, 4)
+          .map(
+            ({ c, j }) =>
+              `${extractor.featureNames[j]} ${(c * 100).toFixed(0)}% x=${row[j]!.toPrecision(3)} exp=${out.expected[j]!.toPrecision(3)}`,
+          );
+        console.log(
+          `  normal ${t.entity} score ${scores[i]!.toPrecision(3)} (threshold ${cal.threshold.toPrecision(3)}): ${parts.join(', ')}`,
+        );
+      }
+    }
 
     const points: { name: string; threshold: number }[] = [
       { name: `default (rate ${falseAlarmRateOf(cal).toExponential(1)})`, threshold: cal.threshold },

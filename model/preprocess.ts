@@ -100,12 +100,23 @@ export function fitRobustScaler(
     // standard deviation, then to 1, and never below a floor relative to the value's magnitude, so a
     // near-constant feature cannot turn float noise into a huge scaled error.
     const floor = 1e-6 * Math.max(1, Math.abs(med));
+    // An indicator (a one-hot category, a flag) keeps unit scale: its standard deviation, √(p(1−p)), would turn
+    // a category seen in 1 % of training rows into 10 scaled units, and the rarest categories of normal data
+    // would then set the threshold.
+    if (!(s > floor) && isIndicator(col)) s = 1;
     if (!(s > floor)) s = stdOf(col);
     if (!(s > floor)) s = 1;
     center.push(Math.fround(med));
     scale.push(Math.fround(s));
   }
   return { kind: 'robust', center, scale, clip };
+}
+
+/** Only 0 and 1 (sorted values: the ends say where to look). */
+function isIndicator(sorted: Float64Array): boolean {
+  if (sorted[0]! < 0 || sorted[sorted.length - 1]! > 1) return false;
+  for (let i = 0; i < sorted.length; i++) if (sorted[i] !== 0 && sorted[i] !== 1) return false;
+  return true;
 }
 
 function stdOf(sorted: Float64Array): number {

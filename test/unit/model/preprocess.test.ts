@@ -24,12 +24,25 @@ describe('fitRobustScaler', () => {
   });
 
   it('falls back to the standard deviation when the IQR is zero but the feature moves', () => {
-    // 90 % zeros, 10 % ones: IQR 0, std ≈ 0.3.
-    const rows = Float32Array.from({ length: 1000 }, (_, i) => (i % 10 === 0 ? 1 : 0));
+    // 90 % zeros, 10 % twos: IQR 0, std ≈ 0.6.
+    const rows = Float32Array.from({ length: 1000 }, (_, i) => (i % 10 === 0 ? 2 : 0));
     const p = fitRobustScaler(rows, 1000, 1);
     expect(p.center[0]).toBe(0);
-    expect(p.scale[0]).toBeGreaterThan(0.29);
-    expect(p.scale[0]).toBeLessThan(0.31);
+    expect(p.scale[0]).toBeGreaterThan(0.59);
+    expect(p.scale[0]).toBeLessThan(0.61);
+  });
+
+  it('keeps unit scale for an indicator (only 0 and 1) whose IQR is zero', () => {
+    // A category in 1 % of rows: its std (≈ 0.1) would make a 1 ten scaled units.
+    const rows = Float32Array.from({ length: 2000 }, (_, i) => {
+      const j = Math.floor(i / 2);
+      return i % 2 === 0 ? (j % 100 === 0 ? 1 : 0) : j % 100 === 0 ? 1 : 0.5;
+    });
+    const p = fitRobustScaler(rows, 1000, 2);
+    expect(p.scale[0]).toBe(1);
+    // Column 1 has 0.5s as well: not an indicator, so the standard deviation applies.
+    expect(p.scale[1]).toBeLessThan(1);
+    expect(p.scale[1]).not.toBe(1);
   });
 
   it('refuses a bad clip and short buffers', () => {
