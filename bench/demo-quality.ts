@@ -27,12 +27,8 @@ import type { AnomalyEvent } from '../schemas/types.js';
 import { buildGenerator } from '../synth/cli.js';
 import { parseGenerateConfig } from '../synth/options.js';
 import type { parseTruthLines } from '../synth/truth-writer.js';
+import { arg, flag } from './lib/args.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 interface Config {
   label: string;
@@ -43,14 +39,14 @@ interface Config {
   dropFields?: string[];
 }
 
-const streamName = (arg('stream') ?? 'sensors') as DemoStreamName;
+const streamName = arg('stream', 'sensors') as DemoStreamName;
 const stream = STREAMS[streamName];
-const seeds = (arg('seeds') ?? '1').split(',').map(Number);
-const configs = JSON.parse(arg('configs') ?? '[{"label":"default"}]') as Config[];
-const rates = (arg('rates') ?? '').split(',').filter(Boolean).map(Number);
-const records = Number(arg('records') ?? 30_000);
-const warmup = Number(arg('warmup') ?? 20_000);
-const anomalyRate = Number(arg('anomaly-rate') ?? 0.02);
+const seeds = arg('seeds', '1').split(',').map(Number);
+const configs = JSON.parse(arg('configs', '[{"label":"default"}]')) as Config[];
+const rates = arg('rates', '').split(',').filter(Boolean).map(Number);
+const records = Number(arg('records', '30000'));
+const warmup = Number(arg('warmup', '20000'));
+const anomalyRate = Number(arg('anomaly-rate', '0.02'));
 const entities = stream.defaultEntities;
 const streamStart = Date.UTC(2024, 0, 8);
 
@@ -136,7 +132,7 @@ for (const c of configs) {
     const stage = new PostprocessStage();
     const cal = detector.activeCalibration;
     // Experiment: each feature's squared error in units of its mean on the warm-up rows (--weighted).
-    const weighted = process.argv.includes('--weighted');
+    const weighted = flag('weighted');
     const v = new Float64Array(d);
     if (weighted) {
       for (let s = 0; s < n; s += 1024) {
@@ -148,11 +144,11 @@ for (const c of configs) {
       for (let j = 0; j < d; j++) v[j] = Math.max(v[j]! / n, 1e-6);
     }
     const wScores: number[] = [];
-    const explainKind = arg('explain-kind');
+    const explainKind = arg('explain-kind', '') || undefined;
     // --explain-normals N: the N highest-scoring normal records and the features behind their scores.
-    const explainNormals = Number(arg('explain-normals') ?? 0);
+    const explainNormals = Number(arg('explain-normals', '0'));
     const liveRows: Float32Array[] = [];
-    const explainRows = process.argv.includes('--explain') || explainKind !== undefined;
+    const explainRows = flag('explain') || explainKind !== undefined;
     let explained = 0;
     const flush = () => {
       if (bufKeys.length === 0) return;
@@ -258,7 +254,7 @@ for (const c of configs) {
       const kinds = Object.entries(s.byKind)
         .map(([k, v]) => `${k} ${v.episodesHit}/${v.episodes} (${pct(v.hit / v.total)}%)`)
         .join(', ');
-      if (process.argv.includes('--misses') && p.name === points[0]!.name) {
+      if (flag('misses') && p.name === points[0]!.name) {
         const best = new Map<
           string,
           { kind: string; max: number; n: number; fields: string; entity: string }
@@ -303,7 +299,7 @@ for (const c of configs) {
 
 // With --section NAME: the default operating point's figures, per seed and pooled over the seeds (episodes
 // per kind summed, precision and recall over all flagged and anomalous records), as a RESULTS.md section.
-const section = arg('section');
+const section = arg('section', '') || undefined;
 if (section !== undefined) {
   const kinds = stream.kinds;
   const cell = (hit: number, total: number) =>
