@@ -264,7 +264,7 @@ export const TemporalSchema = z
       .default(50_000)
       .meta({
         description:
-          'Entities whose recent readings are held; beyond it the least recently seen is evicted (vigil_feature_entities_evicted_total) and starts again cold. Memory is about maxEntities × window × numeric features × 4 bytes. Not part of the mapping fingerprint: it bounds memory and does not change the features of an entity that is held.',
+          'Entities whose recent readings are held; beyond it the least recently seen is evicted (vigil_feature_entities_evicted_total) and starts again cold. Memory is about maxEntities × window × (numeric features + categorical fields with `novel`) × 4 bytes, plus maxEntities × window × 8 bytes with `gap`. Not part of the mapping fingerprint: it bounds memory and does not change the features of an entity that is held.',
         examples: [200_000],
       }),
   })
