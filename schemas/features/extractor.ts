@@ -13,7 +13,7 @@ import { AvroPaths } from './avro-paths.js';
 import { type ExtractInto, type FeatureFailure, type FeatureSuccess, generateExtractor } from './codegen.js';
 import { murmur3Utf8 } from './murmur3.js';
 import { presetFeatures } from './presets.js';
-import { TemporalState } from './temporal.js';
+import { perSourceDerivations, TemporalState } from './temporal.js';
 
 /**
  * Compiles the declarative feature mapping (core/config/features-schema.ts) once into an extractor that writes a
@@ -127,7 +127,7 @@ export function compileFeatures(
       maxEntities: parsed.data.temporal.maxEntities,
       categorical: categorical.length,
     });
-    const perSource = spec.temporal.derive.filter((d) => d !== 'gap' && d !== 'novel');
+    const perSource = perSourceDerivations(spec.temporal.derive);
     for (const c of sources) {
       for (const d of perSource) featureNames.push(`${generated.featureNames[c]}${SUFFIX[d]}`);
     }

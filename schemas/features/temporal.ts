@@ -18,6 +18,11 @@ import type { TemporalDerivation } from '../../core/config/features-schema.js';
 /** The spread floor, relative to the level: ln(0) would be -Infinity, and a level of 0 must still have one. */
 const SPREAD_FLOOR = 1e-6;
 
+/** The derivations that add a column per numeric source (`novel` and `gap` add theirs once per record). */
+export function perSourceDerivations(derive: readonly TemporalDerivation[]): TemporalDerivation[] {
+  return derive.filter((d) => d !== 'gap' && d !== 'novel');
+}
+
 export interface TemporalColumns {
   /** Column of each followed numeric feature in the base row. */
   readonly sources: readonly number[];
@@ -65,7 +70,7 @@ export class TemporalState {
     this.k = columns.sources.length;
     this.w = columns.window;
     this.sources = Int32Array.from(columns.sources);
-    const perSource = columns.derive.filter((d) => d !== 'gap' && d !== 'novel');
+    const perSource = perSourceDerivations(columns.derive);
     this.delta = perSource.indexOf('delta');
     this.spread = perSource.indexOf('spread');
     this.meanDev = perSource.indexOf('meanDev');
