@@ -7,7 +7,6 @@
  *
  *   npx tsx bench/event-loop.ts [--records 400000] [--chunks 2048,100000000] [--no-write]
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -23,7 +22,7 @@ import type { Detector } from '../model/detector.js';
 import { loadSchema } from '../schemas/catalog.js';
 import { memoryTransport } from '../test/support/memory-transport.js';
 import { ensureModel, openModel, sensorExtractor, sensorPool } from './lib/sensor.js';
-import { fmtInt } from './lib/stats.js';
+import { cpuTicks, fmtInt, stealPercent } from './lib/stats.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -52,16 +51,6 @@ const BATCHING = {
   maxBytes: 1 << 30,
   maxBufferedBytes: 1 << 30,
 };
-
-/** Aggregate CPU ticks from /proc/stat: total and steal (Linux; zeros elsewhere). */
-function cpuTicks(): { total: number; steal: number } {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
-  } catch {
-    return { total: 0, steal: 0 };
-  }
-}
 
 interface Result {
   readonly chunk: number;
@@ -121,7 +110,7 @@ async function runOnce(
     max: ms(h.max),
     rate: (total * 1000) / elapsed,
     batches: pipeline.stats.batches,
-    steal: cpu1.total > cpu0.total ? (100 * (cpu1.steal - cpu0.steal)) / (cpu1.total - cpu0.total) : 0,
+    steal: stealPercent(cpu0, cpu1),
     load: os
       .loadavg()
       .map((x) => x.toFixed(2))

@@ -8,6 +8,7 @@
  *       [--latency-seconds 20] [--latency-rates half,quarter,10000] [--batching '{"maxRecords":2000}'] [--in-flight N] [--workers N]
  *       [--fetch N] [--linger MS] [--commit-interval MS] [--partitions 3] [--port 19792] [--bootstrap host:port] [--no-write]
  *       [--postprocess off|on|ab] [--pairs 2] [--label text] [--worker-flags '--trace-gc'] [--librdkafka '{"fetch.min.bytes":1}'] [--paced-linger 5]
+ *       [--e2e-batches 1024,4096] [--peer-python /path/to/venv/bin/python] [--peer-records N] [--profile-workload sensor|peer]
  *
  * Workload: sensor readings (schemas/sensor_reading.avsc, plain Avro, ~250 bytes, 1% injected anomalies),
  * features from the sensor-reading preset (35 columns), a small dense autoencoder trained on normal readings.
@@ -23,8 +24,14 @@
  *   latency      a paced producer (own process) at half the e2e rate; every record's produce timestamp →
  *                outputs-acknowledged latency, as the pipeline's own latency metric measures it
  *   memory       the Pipeline draining `memory-factor` × records; RSS sampled every 250 ms
+ *   peer         ../shared/peers/python_peer.py (confluent-kafka + fastavro + PyTorch) on the same broker, once per
+ *                run: its pass-through, then its end-to-end run at each of --e2e-batches (1024,4096 by default).
+ *                Needs a Python with confluent-kafka, fastavro, numpy and torch: --peer-python or VIGIL_PEER_PYTHON.
+ *
+ * --e2e-batches runs the e2e phase once per batch size (batching.maxRecords), so both stacks are compared at the
+ * same batch sizes in one run.
  */
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,9 +41,10 @@ import { ConfigSchema } from '../core/config/schema.js';
 import { arg, flag, optionalNumber } from './lib/args.js';
 import { type BenchBroker, startBroker } from './lib/broker.js';
 import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './lib/load.js';
+import { trainPeerModel } from './lib/peer-workload.js';
 import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
 import { benchModels, ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
-import { fmtInt, fmtMiB, plateau } from './lib/stats.js';
+import { cpuTicks, fmtInt, fmtMiB, plateau, stealPercent } from './lib/stats.js';
 import type { ClientJob, Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
 
@@ -93,6 +101,14 @@ const LINGER_MS = Number(arg('linger', String(CONFIG_DEFAULTS.producer.lingerMs)
 const COMMIT_INTERVAL_MS = Number(arg('commit-interval', String(CONFIG_DEFAULTS.consumer.commitIntervalMs)));
 /** What the pipeline hands its consumer when --fetch is absent (PipelineOptions.maxFetchRecords default). */
 const PASSTHROUGH_FETCH = FETCH ?? 2000;
+
+/** batching.maxRecords values for the e2e phase; empty: once, with BATCHING as given. */
+const E2E_BATCHES = arg('e2e-batches', '').split(',').filter(Boolean).map(Number);
+const PEER_PYTHON = arg('peer-python', process.env.VIGIL_PEER_PYTHON ?? '');
+const PEER_SCRIPT = path.resolve(REPO, '../shared/peers/python_peer.py');
+const PEER_RECORDS = Number(arg('peer-records', String(RECORDS)));
+/** --profile-workload peer profiles the pipeline on the peer's records (needs the peer phase) instead of the sensor's. */
+const PROFILE_WORKLOAD = arg('profile-workload', 'sensor');
 
 if (!(RECORDS > 0)) throw new Error('--records must be a positive number');
 
@@ -232,6 +248,10 @@ interface TransportResults {
   consume?: { rates: Rates; run: Run };
   passthrough?: { rates: Rates; run: Run };
   e2e?: { rates: Rates; run: Run };
+  /** The e2e phase at each --e2e-batches size (the first is also `e2e`). */
+  e2eBatches?: { rates: Rates; run: Run; maxRecords: number }[];
+  /** The pipeline on python_peer.py's records (bench/lib/peer-workload.ts), per batch size. */
+  peerE2e?: { rates: Rates; run: Run; maxRecords: number }[];
   profile?: { rates: Rates; summary: ProfileSummary; file: string };
   latency?: LatencyRun[];
   memory?: { rates: Rates; run: Run; records: number };
@@ -297,6 +317,7 @@ async function measure(
   broker: BenchBroker,
   backlog: string,
   bigBacklog: string | undefined,
+  peerBacklog: { topic: string; modelDir: string } | undefined,
 ): Promise<TransportResults> {
   const out: TransportResults = {};
   if (PHASES.has('client') && transport === 'rdkafka') {
@@ -355,16 +376,63 @@ async function measure(
       }
     }
   } else if (PHASES.has('e2e')) {
-    const run = await runWorker(
-      await pipelineJob(transport, broker, backlog, RECORDS, false, MODELS[0]!.dir),
-    );
-    out.e2e = { run, rates: rates(run.result, RECORDS) };
-    log(transport, 'end-to-end', fmtInt(out.e2e.rates.steady), 'rec/s steady;', costs(run), run.result.stats);
+    out.e2eBatches = [];
+    for (const maxRecords of E2E_BATCHES.length > 0 ? E2E_BATCHES : [BATCHING.maxRecords]) {
+      const job = await pipelineJob(transport, broker, backlog, RECORDS, false, MODELS[0]!.dir);
+      const run = await runWorker({ ...job, batching: { ...job.batching, maxRecords } });
+      const e2e = { run, rates: rates(run.result, RECORDS), maxRecords };
+      out.e2eBatches.push(e2e);
+      out.e2e ??= e2e;
+      log(
+        transport,
+        `end-to-end (batch ${maxRecords})`,
+        fmtInt(e2e.rates.steady),
+        'rec/s steady;',
+        costs(run),
+        run.result.stats,
+      );
+    }
+  }
+  if (peerBacklog !== undefined) {
+    out.peerE2e = [];
+    for (const maxRecords of peerBatches()) {
+      const job = await pipelineJob(
+        transport,
+        broker,
+        peerBacklog.topic,
+        PEER_RECORDS,
+        false,
+        peerBacklog.modelDir,
+      );
+      const run = await runWorker({ ...job, workload: 'peer', batching: { ...job.batching, maxRecords } });
+      const r = { run, rates: rates(run.result, PEER_RECORDS), maxRecords };
+      out.peerE2e.push(r);
+      log(
+        transport,
+        `peer workload (batch ${maxRecords})`,
+        fmtInt(r.rates.overall),
+        'rec/s overall;',
+        costs(run),
+      );
+    }
   }
   if (PHASES.has('profile')) {
     const file = path.join(WORK, `pipeline-${transport}.cpuprofile`);
     rmSync(file, { force: true });
-    const job = await pipelineJob(transport, broker, backlog, RECORDS, false);
+    const onPeer = PROFILE_WORKLOAD === 'peer' && peerBacklog !== undefined;
+    const job = onPeer
+      ? {
+          ...(await pipelineJob(
+            transport,
+            broker,
+            peerBacklog.topic,
+            PEER_RECORDS,
+            false,
+            peerBacklog.modelDir,
+          )),
+          workload: 'peer' as const,
+        }
+      : await pipelineJob(transport, broker, backlog, RECORDS, false);
     const run = await runWorker({ ...job, profile: file });
     if (run.profile === undefined) throw new Error('no .cpuprofile written');
     out.profile = {
@@ -404,6 +472,69 @@ async function measure(
   return out;
 }
 
+interface PeerResults {
+  readonly records: number;
+  readonly passthrough: number;
+  readonly runs: { batch: number; rate: number; events: number }[];
+}
+
+/** One python_peer.py command; its last line says `… = N records/s …`. */
+function peerCommand(args: string[]): Promise<{ rate: number; events: number; line: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(PEER_PYTHON, [PEER_SCRIPT, ...args], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`python_peer.py ${args[0]} failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      const rate = Number(/= ([\d,]+) records\/s/.exec(line)?.[1]?.replaceAll(',', '') ?? Number.NaN);
+      const events = Number(/events (\d+)/.exec(line)?.[1] ?? 0);
+      resolve({ rate, events, line });
+    });
+  });
+}
+
+/** The batch sizes both stacks are compared at. */
+const peerBatches = () => (E2E_BATCHES.length > 0 ? E2E_BATCHES : [1024, 4096]);
+
+/** The peer's backlog (its own schema, written by its own fill) and Vigil's default model trained on it. */
+async function preparePeer(broker: BenchBroker): Promise<{ topic: string; modelDir: string }> {
+  const topic = unique('peer-in');
+  await createTopics(broker.bootstrap, [topic, `${topic}-out`], PARTITIONS);
+  log(
+    'peer fill:',
+    (
+      await peerCommand([
+        'fill',
+        '--brokers',
+        broker.bootstrap,
+        '--topic',
+        topic,
+        '--n',
+        String(PEER_RECORDS),
+      ])
+    ).line,
+  );
+  const modelDir = path.join(WORK, 'model-peer');
+  await trainPeerModel(modelDir, broker.bootstrap, topic);
+  log(`trained Vigil's default model on the peer's records into ${modelDir}`);
+  return { topic, modelDir };
+}
+
+/** python_peer.py on its backlog: pass-through, then its end-to-end run per batch size. */
+async function measurePeer(broker: BenchBroker, topic: string): Promise<PeerResults> {
+  const base = ['--brokers', broker.bootstrap, '--topic', topic, '--n', String(PEER_RECORDS)];
+  const through = await peerCommand(['passthrough', ...base]);
+  log('peer', through.line);
+  const runs: PeerResults['runs'] = [];
+  for (const batch of peerBatches()) {
+    const r = await peerCommand(['run', ...base, '--batch', String(batch)]);
+    log('peer', r.line);
+    runs.push({ batch, rate: r.rate, events: r.events });
+  }
+  return { records: PEER_RECORDS, passthrough: through.rate, runs };
+}
+
 // ------------------------------------------------------------------ report
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -415,7 +546,15 @@ const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).
 
 function report(
   results: Map<TransportKind, TransportResults>,
-  meta: { startLoad: number[]; endLoad: number[]; loadDuring: number[]; command: string; fillRate: number },
+  peer: PeerResults | undefined,
+  meta: {
+    startLoad: number[];
+    endLoad: number[];
+    loadDuring: number[];
+    command: string;
+    fillRate: number;
+    steal: number;
+  },
 ): string {
   const m = machineInfo();
   const lines: string[] = [];
@@ -427,6 +566,7 @@ function report(
       {
         'load average (1/5/15 min) at end': meta.endLoad.join(' / '),
         'load average (1 min) sampled during the run, min–max': `${Math.min(...meta.loadDuring).toFixed(2)}–${Math.max(...meta.loadDuring).toFixed(2)} (includes this benchmark's broker and worker, ≈2 when alone)`,
+        'CPU steal over the run (/proc/stat)': `${meta.steal.toFixed(1)}%`,
         command: meta.command,
         ...(LABEL === '' ? {} : { label: LABEL }),
         workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
@@ -470,6 +610,72 @@ function report(
   lines.push(
     'Targets: end-to-end ≥ 90% of the same client’s pass-through; ≥ 150,000 records/s with rdkafka.',
   );
+  const batchRows = [...results].flatMap(([kind, r]) =>
+    (r.e2eBatches ?? []).map((b) => [
+      kind,
+      fmtInt(b.maxRecords),
+      `${fmtInt(b.rates.steady)} (${fmtInt(b.rates.overall)})`,
+      r.passthrough === undefined ? '–' : pct(b.rates.steady / r.passthrough.rates.steady),
+      `${cores(b.run.result.cpuMs, b.run.result.elapsedMs)} (main ${cores(b.run.result.mainCpuMs, b.run.result.elapsedMs)}) / ${cores(b.run.result.brokerCpuMs, b.run.result.elapsedMs)}`,
+      ((b.run.result.mainCpuMs * 1000) / Math.max(1, b.run.result.done)).toFixed(2),
+    ]),
+  );
+  if (batchRows.length > 1) {
+    lines.push('');
+    lines.push('End to end by batch size (`batching.maxRecords`):');
+    lines.push('');
+    lines.push(
+      markdownTable(
+        [
+          'transport',
+          'batch',
+          'end-to-end steady (overall)',
+          'e2e / pass-through',
+          'cores: process (main) / broker',
+          'main-thread CPU µs/record',
+        ],
+        batchRows,
+      ),
+    );
+  }
+  if (peer !== undefined) {
+    lines.push('');
+    lines.push(
+      `### Beside the Python stack: the same records through both (../shared/peers/python_peer.py, bench/lib/peer-workload.ts)`,
+    );
+    lines.push('');
+    lines.push(
+      `python_peer.py (confluent-kafka + fastavro + PyTorch dense 30-64-16-64-30 on one torch thread; producer flush and synchronous commit per batch) filled ${fmtInt(peer.records)} records of its schema (device, ts, 30 doubles; 0.1 % spikes) over ${PARTITIONS} partitions; both stacks drain that topic, each run in a fresh consumer group, first record → last finished. Vigil runs its default model for 30 inputs (30-64-10-64-30, trained on the first 20,000 records), temporal features off (the peer has none), everything else default.`,
+    );
+    lines.push('');
+    const rows: string[][] = [['python_peer.py', 'pass-through', fmtInt(peer.passthrough), '–', '–']];
+    for (const r of peer.runs) rows.push(['python_peer.py', fmtInt(r.batch), fmtInt(r.rate), '1.00×', '–']);
+    for (const [kind, r] of results)
+      for (const b of r.peerE2e ?? []) {
+        const py = peer.runs.find((x) => x.batch === b.maxRecords)?.rate;
+        rows.push([
+          `Vigil, ${kind}`,
+          fmtInt(b.maxRecords),
+          fmtInt(b.rates.overall),
+          py === undefined ? '–' : `${(b.rates.overall / py).toFixed(2)}×`,
+          `${cores(b.run.result.cpuMs, b.run.result.elapsedMs)} (main ${cores(b.run.result.mainCpuMs, b.run.result.elapsedMs)}), ${((b.run.result.mainCpuMs * 1000) / Math.max(1, b.run.result.done)).toFixed(2)} µs/record on its JS thread`,
+        ]);
+      }
+    lines.push(
+      markdownTable(
+        [
+          'stack',
+          'batch',
+          'records/s (first → last)',
+          'vs python_peer.py, same batch',
+          'cores: process (main)',
+        ],
+        rows,
+      ),
+    );
+    lines.push('');
+    lines.push('Target: ≥ 4× python_peer.py.');
+  }
   const client = results.get('rdkafka')?.client;
   if (client !== undefined && client.length > 0) {
     lines.push('');
@@ -651,6 +857,7 @@ async function main(): Promise<void> {
   const command = `npx tsx bench/pipeline.ts ${process.argv.slice(2).join(' ')}`.trim();
   const startLoad = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const loadDuring: number[] = [];
+  const ticksAtStart = cpuTicks();
   const loadTimer = setInterval(() => loadDuring.push(os.loadavg()[0]!), 5_000);
   log(`load ${startLoad.join(' / ')}; ${command}`);
   mkdirSync(WORK, { recursive: true });
@@ -667,6 +874,7 @@ async function main(): Promise<void> {
   log(`broker ${broker.bootstrap} (pid ${broker.pid})`);
   const results = new Map<TransportKind, TransportResults>();
   let fillRate = 0;
+  let peer: PeerResults | undefined;
   try {
     const pool = sensorPool();
     const backlog = unique('bench-backlog');
@@ -680,14 +888,21 @@ async function main(): Promise<void> {
       const r = await fillBacklog(broker.bootstrap, bigBacklog, pool, RECORDS * MEMORY_FACTOR);
       log(`backlog ${bigBacklog}: ${fmtInt(RECORDS * MEMORY_FACTOR)} records at ${fmtInt(r)} rec/s`);
     }
-    for (const t of TRANSPORTS) results.set(t, await measure(t, broker, backlog, bigBacklog));
+    let peerBacklog: { topic: string; modelDir: string } | undefined;
+    if (PHASES.has('peer')) {
+      if (PEER_PYTHON === '') throw new Error('the peer phase needs --peer-python or VIGIL_PEER_PYTHON');
+      peerBacklog = await preparePeer(broker);
+    }
+    for (const t of TRANSPORTS) results.set(t, await measure(t, broker, backlog, bigBacklog, peerBacklog));
+    if (peerBacklog !== undefined) peer = await measurePeer(broker, peerBacklog.topic);
   } finally {
     await broker.stop();
     clearInterval(loadTimer);
   }
   const endLoad = os.loadavg().map((x) => Math.round(x * 100) / 100);
   if (loadDuring.length === 0) loadDuring.push(endLoad[0]!);
-  const body = report(results, { startLoad, endLoad, loadDuring, command, fillRate });
+  const steal = stealPercent(ticksAtStart, cpuTicks());
+  const body = report(results, peer, { startLoad, endLoad, loadDuring, command, fillRate, steal });
   console.log(`\n${body}\n`);
   if (WRITE) {
     writeSection('pipeline', body);

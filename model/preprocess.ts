@@ -171,11 +171,13 @@ export class Scaler {
     const d = this.d;
     const k = this.clip;
     const base = rowOffset * d;
+    const center = this.center;
+    const invScale = this.invScale;
     for (let i = 0; i < n; i++) {
       const o = i * d;
       for (let j = 0; j < d; j++) {
         const v = rows[base + o + j]!;
-        let z = (v - this.center[j]!) * this.invScale[j]!;
+        let z = (v - center[j]!) * invScale[j]!;
         if (Number.isNaN(z))
           z = 0; // ±Infinity clips below
         else if (z > k) z = k;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /** Small numeric helpers shared by the pipeline benchmarks. */
 
 /** Nearest-rank percentile of an ascending-sorted array (p in [0, 100]). */
@@ -98,4 +99,22 @@ export function plateau(samples: readonly MemorySample[]): {
     secondHalfPeak,
     growth: firstHalfPeak > 0 ? secondHalfPeak / firstHalfPeak - 1 : 0,
   };
+}
+
+/** Aggregate CPU ticks from /proc/stat: total and steal (Linux; zeros elsewhere). */
+export function cpuTicks(): { total: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
+/** Share of CPU time stolen by the hypervisor between two cpuTicks() readings, in percent. */
+export function stealPercent(
+  from: { total: number; steal: number },
+  to: { total: number; steal: number },
+): number {
+  return to.total > from.total ? (100 * (to.steal - from.steal)) / (to.total - from.total) : 0;
 }

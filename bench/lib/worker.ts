@@ -24,6 +24,7 @@ import { createLogger, silentLogger } from '../../core/logger.js';
 import { VigilMetrics } from '../../core/metrics/vigil-metrics.js';
 import { detectorSource, ScoringPool } from '../../model/workers/pool.js';
 import { loadSchema } from '../../schemas/catalog.js';
+import { peerExtractor, peerSchema } from './peer-workload.js';
 import { openModel, sensorExtractor } from './sensor.js';
 import { MemorySampler, percentile, Samples } from './stats.js';
 
@@ -56,6 +57,8 @@ export interface PipelineJob extends CommonJob {
   readonly anomaliesTopic: string;
   readonly deadLetterTopic: string;
   readonly modelDir: string;
+  /** What the records are: the sensor readings (default) or python_peer.py's (bench/lib/peer-workload.ts). */
+  readonly workload?: 'sensor' | 'peer';
   readonly batching: MicroBatchOptions & { readonly yieldEvery: number };
   readonly maxInFlightBatches?: number;
   readonly maxFetchRecords?: number;
@@ -498,8 +501,8 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
     },
     {
       transport,
-      decoder: plainAvroDecoder(loadSchema('sensor_reading')),
-      extractor: sensorExtractor(),
+      decoder: plainAvroDecoder(job.workload === 'peer' ? peerSchema() : loadSchema('sensor_reading')),
+      extractor: job.workload === 'peer' ? peerExtractor() : sensorExtractor(),
       scorer: scoringPool?.asScorer(detector.identity) ?? detector,
       output: plainAvroOutputCodec(),
       logger: benchLogger(),
@@ -527,12 +530,25 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 500 });
     await session.post('Profiler.start');
+    // BENCH_ALLOC_PROFILE=1: also sample allocations, collected ones included (what the GC has to clear), into
+    // <profile>.heapprofile.
+    if (process.env.BENCH_ALLOC_PROFILE) {
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 16_384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+    }
   }
   await send({ type: 'started' });
   const t = await track(done, () => window.total, job.timeoutMs, job.brokerPid);
   if (session !== undefined) {
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(job.profile!, JSON.stringify(profile));
+    if (process.env.BENCH_ALLOC_PROFILE) {
+      const { profile: heap } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(`${job.profile!}.heapprofile`, JSON.stringify(heap));
+    }
     session.disconnect();
   }
   const memorySamples = memory.end();

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ErrorCode } from '../errors.js';
+import { BucketHistogram } from './bucket-histogram.js';
 import { LifecycleMetrics } from './lifecycle-metrics.js';
 
 /**
@@ -111,13 +112,14 @@ export class VigilMetrics {
   readonly recordsScored: Counter<'topic'>;
   readonly recordsDeadLettered: Counter<'reason' | 'stage'>;
   readonly anomalies: Counter<'topic'>;
-  readonly scoreRatio: Histogram;
+  readonly scoreRatio: BucketHistogram;
   readonly anomalySeverity: Histogram;
   readonly batches: Counter<'reason'>;
   readonly batchSize: Histogram;
   readonly scoringDuration: Histogram;
-  readonly endToEndLatency: Histogram;
-  readonly processingLatency: Histogram;
+  /** Observed once per record, as scoreRatio: BucketHistogram, not prom-client's Histogram (see there). */
+  readonly endToEndLatency: BucketHistogram;
+  readonly processingLatency: BucketHistogram;
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   readonly bufferRecords: Gauge;
   readonly bufferBytes: Gauge;
@@ -176,7 +178,7 @@ export class VigilMetrics {
       labelNames: ['topic'],
       registers,
     });
-    this.scoreRatio = new Histogram({
+    this.scoreRatio = new BucketHistogram({
       name: 'vigil_score_ratio',
       help: "Each scored record's anomaly score divided by the threshold it was judged against (1 = at the threshold).",
       buckets: SCORE_RATIO_BUCKETS,
@@ -206,7 +208,7 @@ export class VigilMetrics {
       buckets: options.scoringBuckets ?? DEFAULT_SCORING_BUCKETS,
       registers,
     });
-    this.endToEndLatency = new Histogram({
+    this.endToEndLatency = new BucketHistogram({
       name: 'vigil_end_to_end_latency_seconds',
       help: "From a record's Kafka timestamp to its outputs being acknowledged by Kafka, in seconds.",
       buckets: options.latencyBuckets ?? DEFAULT_LATENCY_BUCKETS,
@@ -214,7 +216,7 @@ export class VigilMetrics {
     });
     // The end-to-end figure also holds the producer's and the broker's time and any consumer lag; this one is
     // Vigil's own part, so an alert can tell a slow Vigil from a slow upstream.
-    this.processingLatency = new Histogram({
+    this.processingLatency = new BucketHistogram({
       name: 'vigil_processing_latency_seconds',
       help: 'From a record being handed to Vigil by the Kafka client to its outputs being acknowledged, in seconds.',
       buckets: options.latencyBuckets ?? DEFAULT_LATENCY_BUCKETS,
