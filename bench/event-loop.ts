@@ -83,7 +83,7 @@ async function runOnce(
     },
     {
       transport,
-      decoder: plainAvroDecoder(loadSchema('sensor_reading')),
+      decoder: plainAvroDecoder(loadSchema('sensor_reading'), undefined, { reuse: true }),
       extractor: sensorExtractor(),
       scorer: detector,
       output: plainAvroOutputCodec(),

@@ -150,7 +150,7 @@ async function runOnce(
     },
     {
       transport,
-      decoder: plainAvroDecoder(loadSchema('sensor_reading')),
+      decoder: plainAvroDecoder(loadSchema('sensor_reading'), undefined, { reuse: true }),
       extractor: sensorExtractor(),
       scorer: workers?.asScorer(detector.identity, 0, detector.activeCalibration) ?? detector,
       output: plainAvroOutputCodec(),

@@ -69,7 +69,7 @@ async function pipelinePass(scorer: Detector): Promise<number> {
     },
     {
       transport,
-      decoder: plainAvroDecoder(loadSchema('sensor_reading')),
+      decoder: plainAvroDecoder(loadSchema('sensor_reading'), undefined, { reuse: true }),
       extractor: sensorExtractor(),
       scorer,
       output: plainAvroOutputCodec(),

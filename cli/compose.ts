@@ -621,7 +621,7 @@ async function codecs(
     if (reader === undefined)
       throw new VigilError('CONFIG_INVALID', 'input.schema: format avro needs a reader schema');
     return {
-      decoder: plainAvroDecoder(reader),
+      decoder: plainAvroDecoder(reader, undefined, { reuse: true }),
       output: o.format === 'json' ? jsonOutputCodec() : plainAvroOutputCodec(),
     };
   }
@@ -644,7 +644,7 @@ async function codecs(
           deadLetters: o.deadLetterTopic,
           ...(o.incidents.enabled ? { incidents: o.incidents.topic } : {}),
         });
-  return { decoder: confluentDecoder(reader, cache, client), output };
+  return { decoder: confluentDecoder(reader, cache, client, { reuse: true }), output };
 }
 
 async function serveMetrics(

@@ -1,5 +1,6 @@
 import { VigilError } from '../core/errors.js';
 import type { AvroResolver, AvroType } from './avro.js';
+import { compileReusingReader } from './reusing-reader.js';
 import { HEADER_LENGTH, readSchemaId, writeHeader } from './wire-format.js';
 
 /** Something that turns values into Avro bytes, either into a new buffer or into one the caller owns. */
@@ -27,16 +28,19 @@ function decodeFailed(
  * Decodes one Avro body that must fill `buf` from `pos` to the end. Truncated bodies and trailing bytes are
  * both errors: either means the bytes were not written with this schema.
  */
+/** One body read: avsc's `Type.decode`, or a ReusingReader (schemas/reusing-reader.ts). */
+type BodyRead = (buf: Buffer, pos: number) => { value: unknown; offset: number };
+
 function decodeBody<T>(
   reader: AvroType,
-  resolver: AvroResolver | undefined,
+  read: BodyRead,
   buf: Buffer,
   pos: number,
   details: Record<string, unknown>,
 ): T {
   let result: { value: unknown; offset: number };
   try {
-    result = reader.decode(buf, pos, resolver);
+    result = read(buf, pos);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw decodeFailed(
@@ -84,18 +88,34 @@ export function createResolver(reader: AvroType, writer: AvroType): AvroResolver
 export interface AvroCodecOptions {
   /** The schema the bytes were written with, when it differs from the reader's; decoding then resolves. */
   writer?: AvroType;
+  /**
+   * Decode every record into the same object (schemas/reusing-reader.ts) where the schema allows it and no
+   * resolution is needed: a decoded value is then valid only until the next decode. For the pipeline's hot path.
+   */
+  reuse?: boolean;
+}
+
+/** avsc's read of one body with `reader` (resolving from the writer when `resolver` is given). */
+function avscRead(reader: AvroType, resolver: AvroResolver | undefined): BodyRead {
+  return (buf, pos) => reader.decode(buf, pos, resolver);
+}
+
+/** The reusing reader for `reader` when asked for and the schema allows it; else avsc's read. */
+function bodyRead(reader: AvroType, resolver: AvroResolver | undefined, reuse: boolean): BodyRead {
+  return (reuse && resolver === undefined && compileReusingReader(reader)) || avscRead(reader, resolver);
 }
 
 /** Plain Avro (no framing): the body alone, with a schema known from configuration. Synchronous. */
 export class AvroCodec<T = unknown> implements AvroEncoder<T> {
   readonly type: AvroType;
   private readonly writer: AvroType;
-  private readonly resolver: AvroResolver | undefined;
+  private readonly read: BodyRead;
 
   constructor(type: AvroType, options: AvroCodecOptions = {}) {
     this.type = type;
     this.writer = options.writer ?? type;
-    this.resolver = options.writer === undefined ? undefined : createResolver(type, options.writer);
+    const resolver = options.writer === undefined ? undefined : createResolver(type, options.writer);
+    this.read = bodyRead(type, resolver, options.reuse === true);
   }
 
   encode(value: T): Buffer {
@@ -107,7 +127,7 @@ export class AvroCodec<T = unknown> implements AvroEncoder<T> {
   }
 
   decode(buf: Buffer): T {
-    return decodeBody<T>(this.type, this.resolver, buf, 0, {});
+    return decodeBody<T>(this.type, this.read, buf, 0, {});
   }
 }
 
@@ -174,7 +194,7 @@ export class SchemaCache {
 }
 
 interface ResolvedWriter {
-  resolver: AvroResolver | undefined;
+  read: BodyRead;
   error?: VigilError;
 }
 
@@ -188,9 +208,15 @@ export class ConfluentDecoder<T = unknown> {
   private readonly cache: SchemaCache;
   private readonly resolved = new Map<number, ResolvedWriter>();
 
-  constructor(reader: AvroType, cache: SchemaCache) {
+  private readonly reuse: boolean;
+  /** The one reading of bodies written with the reader's own schema (most ids, usually). */
+  private direct: BodyRead | undefined;
+
+  /** `reuse`: as AvroCodecOptions.reuse, for the writer schemas equal to the reader's. */
+  constructor(reader: AvroType, cache: SchemaCache, options: { reuse?: boolean } = {}) {
     this.reader = reader;
     this.cache = cache;
+    this.reuse = options.reuse === true;
   }
 
   /** The schema id a record needs fetched before it can be decoded, or undefined if none is needed. */
@@ -203,7 +229,7 @@ export class ConfluentDecoder<T = unknown> {
     const schemaId = readSchemaId(buf);
     const entry = this.resolved.get(schemaId) ?? this.resolve(schemaId);
     if (entry.error !== undefined) throw entry.error;
-    return decodeBody<T>(this.reader, entry.resolver, buf, HEADER_LENGTH, { schemaId });
+    return decodeBody<T>(this.reader, entry.read, buf, HEADER_LENGTH, { schemaId });
   }
 
   private resolve(schemaId: number): ResolvedWriter {
@@ -215,10 +241,15 @@ export class ConfluentDecoder<T = unknown> {
     }
     let entry: ResolvedWriter;
     try {
-      entry = { resolver: createResolver(this.reader, writer) };
+      const resolver = createResolver(this.reader, writer);
+      if (resolver !== undefined) entry = { read: avscRead(this.reader, resolver) };
+      else {
+        this.direct ??= bodyRead(this.reader, undefined, this.reuse);
+        entry = { read: this.direct };
+      }
     } catch (err) {
       // Remember the failure: every later record with this id would fail the same way.
-      entry = { resolver: undefined, error: err as VigilError };
+      entry = { read: avscRead(this.reader, undefined), error: err as VigilError };
     }
     if (this.resolved.size >= this.cache.maxEntries) {
       const oldest = this.resolved.keys().next().value;

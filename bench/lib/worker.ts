@@ -501,7 +501,13 @@ async function pipelineJob(job: PipelineJob): Promise<JobResult> {
     },
     {
       transport,
-      decoder: plainAvroDecoder(job.workload === 'peer' ? peerSchema() : loadSchema('sensor_reading')),
+      decoder: plainAvroDecoder(
+        job.workload === 'peer' ? peerSchema() : loadSchema('sensor_reading'),
+        undefined,
+        {
+          reuse: true,
+        },
+      ),
       extractor: job.workload === 'peer' ? peerExtractor() : sensorExtractor(),
       scorer: scoringPool?.asScorer(detector.identity) ?? detector,
       output: plainAvroOutputCodec(),

@@ -12,13 +12,32 @@ import type { RegistryClient } from '../../schemas/registry-client.js';
 export interface RecordDecoder {
   /** Fetches whatever the values need before `decode` can run synchronously (unknown schema ids). */
   prepare(values: readonly (Buffer | null)[]): Promise<void>;
-  /** Throws a VigilError (DECODE_FAILED, SCHEMA_NOT_FOUND, SCHEMA_INVALID) when the bytes cannot be decoded. */
+  /**
+   * Throws a VigilError (DECODE_FAILED, SCHEMA_NOT_FOUND, SCHEMA_INVALID) when the bytes cannot be decoded. A
+   * decoder made with `reuse` may return the same object again: the value is good until the next call.
+   */
   decode(value: Buffer): unknown;
 }
 
+/**
+ * Options of both decoders. `reuse`: decode every record into the same object where the schema allows it
+ * (schemas/reusing-reader.ts), so a decoded value is valid only until the next `decode`: for the pipeline, which
+ * extracts the features of each value before decoding the next.
+ */
+export interface DecoderOptions {
+  reuse?: boolean;
+}
+
 /** Plain Avro bodies, all written with one schema known from configuration. */
-export function plainAvroDecoder(reader: AvroType, writer?: AvroType): RecordDecoder {
-  const codec = new AvroCodec(reader, writer === undefined ? {} : { writer });
+export function plainAvroDecoder(
+  reader: AvroType,
+  writer?: AvroType,
+  options: DecoderOptions = {},
+): RecordDecoder {
+  const codec = new AvroCodec(reader, {
+    ...(writer === undefined ? {} : { writer }),
+    reuse: options.reuse === true,
+  });
   return {
     prepare: async () => {},
     decode: (value) => codec.decode(value),
@@ -36,9 +55,13 @@ export function confluentDecoder(
   reader: AvroType,
   cache: SchemaCache,
   registry: Pick<RegistryClient, 'ensure'>,
-  options: { negativeCacheMs?: number; negativeCacheLimit?: number; now?: () => number } = {},
+  options: DecoderOptions & {
+    negativeCacheMs?: number;
+    negativeCacheLimit?: number;
+    now?: () => number;
+  } = {},
 ): RecordDecoder {
-  const decoder = new ConfluentDecoder(reader, cache);
+  const decoder = new ConfluentDecoder(reader, cache, { reuse: options.reuse === true });
   const unknownUntil = new LruMap<number, { until: number; error: VigilError }>(
     options.negativeCacheLimit ?? 10_000,
   );

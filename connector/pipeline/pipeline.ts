@@ -103,6 +103,7 @@ export interface PipelineOptions {
 
 export interface PipelineDeps {
   readonly transport: Transport;
+  /** May reuse one object for every value (DecoderOptions.reuse): each value is read before the next decode. */
   readonly decoder: RecordDecoder;
   readonly extractor: FeatureExtractor;
   /** In-thread (Detector) or off-thread (the worker pool's AsyncScorer). */
