@@ -43,7 +43,7 @@ import { type BenchBroker, startBroker } from './lib/broker.js';
 import { createTopics, fillBacklog, type PacedJob, type PacedResult } from './lib/load.js';
 import { trainPeerModel } from './lib/peer-workload.js';
 import { type ProfileSummary, summarizeProfile } from './lib/profile.js';
-import { benchModels, ensureModel, POOL_SIZE, sensorPool } from './lib/sensor.js';
+import { benchModels, ensureModel, POOL_SIZE, sensorExtractor, sensorPool } from './lib/sensor.js';
 import { cpuTicks, fmtInt, fmtMiB, plateau, stealPercent } from './lib/stats.js';
 import type { ClientJob, Job, JobResult, PassthroughJob, PipelineJob } from './lib/worker.js';
 import { machineInfo, machineLines, markdownTable, writeSection } from './results-file.js';
@@ -569,7 +569,7 @@ function report(
         'CPU steal over the run (/proc/stat)': `${meta.steal.toFixed(1)}%`,
         command: meta.command,
         ...(LABEL === '' ? {} : { label: LABEL }),
-        workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), 35 features, dense autoencoder (wasm)`,
+        workload: `sensor_reading Avro, ${fmtInt(RECORDS)}-record backlog over ${PARTITIONS} partitions (filled at ${fmtInt(meta.fillRate)} rec/s), ${sensorExtractor().width} features (the sensor-reading preset with its temporal columns), dense autoencoder of the default widths (wasm)`,
         settings: `batching ${JSON.stringify(BATCHING)}, maxInFlightBatches ${IN_FLIGHT ?? 'default'}, maxFetchRecords ${FETCH ?? 'default'}, producer linger ${LINGER_MS} ms, commit interval ${COMMIT_INTERVAL_MS} ms, scoring ${WORKERS === 0 ? 'on the main thread' : `on ${WORKERS} worker thread(s)`}${Object.keys(LIBRDKAFKA).length > 0 ? `, librdkafka ${JSON.stringify(LIBRDKAFKA)}` : ''}`,
       },
     ),
