@@ -312,6 +312,16 @@ async function pipelineJob(
   };
 }
 
+/** The Pipeline draining the peer's backlog with the model trained on it (bench/lib/peer-workload.ts). */
+async function peerJob(
+  transport: TransportKind,
+  broker: BenchBroker,
+  peer: { topic: string; modelDir: string },
+): Promise<PipelineJob> {
+  const job = await pipelineJob(transport, broker, peer.topic, PEER_RECORDS, false, peer.modelDir);
+  return { ...job, workload: 'peer' };
+}
+
 async function measure(
   transport: TransportKind,
   broker: BenchBroker,
@@ -396,15 +406,8 @@ async function measure(
   if (peerBacklog !== undefined) {
     out.peerE2e = [];
     for (const maxRecords of peerBatches()) {
-      const job = await pipelineJob(
-        transport,
-        broker,
-        peerBacklog.topic,
-        PEER_RECORDS,
-        false,
-        peerBacklog.modelDir,
-      );
-      const run = await runWorker({ ...job, workload: 'peer', batching: { ...job.batching, maxRecords } });
+      const job = await peerJob(transport, broker, peerBacklog);
+      const run = await runWorker({ ...job, batching: { ...job.batching, maxRecords } });
       const r = { run, rates: rates(run.result, PEER_RECORDS), maxRecords };
       out.peerE2e.push(r);
       log(
@@ -421,17 +424,7 @@ async function measure(
     rmSync(file, { force: true });
     const onPeer = PROFILE_WORKLOAD === 'peer' && peerBacklog !== undefined;
     const job = onPeer
-      ? {
-          ...(await pipelineJob(
-            transport,
-            broker,
-            peerBacklog.topic,
-            PEER_RECORDS,
-            false,
-            peerBacklog.modelDir,
-          )),
-          workload: 'peer' as const,
-        }
+      ? await peerJob(transport, broker, peerBacklog)
       : await pipelineJob(transport, broker, backlog, RECORDS, false);
     const run = await runWorker({ ...job, profile: file });
     if (run.profile === undefined) throw new Error('no .cpuprofile written');

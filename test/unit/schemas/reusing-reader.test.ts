@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { peerSchema } from '../../../bench/lib/peer-workload.js';
 import { isVigilError } from '../../../core/errors.js';
 import { type AvroType, parseSchema } from '../../../schemas/avro.js';
 import { loadSchema, SCHEMA_NAMES } from '../../../schemas/catalog.js';
@@ -39,16 +40,7 @@ const EVERYTHING = parseSchema({
   ],
 });
 
-const PEER = parseSchema({
-  type: 'record',
-  name: 'Reading',
-  namespace: 'peer',
-  fields: [
-    { name: 'device', type: 'string' },
-    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-    ...Array.from({ length: 30 }, (_, i) => ({ name: `c${i}`, type: 'double' })),
-  ],
-});
+const PEER = peerSchema();
 
 const SCHEMAS: [string, AvroType][] = [
   ...SCHEMA_NAMES.map((n): [string, AvroType] => [n, loadSchema(n)]),
