@@ -182,7 +182,8 @@ export interface TopicReadOptions {
 /**
  * The records a topic retains, from each partition's low watermark up to its high watermark as of the start
  * (records produced meanwhile are not waited for). Reads with a group of its own that never commits, so the
- * service's group and offsets are untouched. Values that cannot be decoded are counted, not fatal.
+ * service's group and offsets are untouched. Values that cannot be decoded are counted, not fatal. Records come
+ * back in partition and offset order (with maxRecords, by timestamp), whatever order the fetches arrived in.
  */
 export async function topicRecords(
   transport: Transport,
@@ -192,6 +193,8 @@ export async function topicRecords(
   const end = new Map(marks.filter((m) => m.high > m.low).map((m) => [m.partition, m.high]));
   let records: TrainingRecord[] = [];
   const times: number[] = [];
+  const partitions: number[] = [];
+  const offsets: number[] = [];
   let undecodable = 0;
   if (end.size === 0) return { records, undecodable };
   const consumer = transport.consumer({
@@ -219,6 +222,8 @@ export async function topicRecords(
       try {
         records.push({ record: options.decoder.decode(r.value) });
         times.push(r.timestamp);
+        partitions.push(r.partition);
+        offsets.push(Number(r.offset));
       } catch {
         undecodable++;
       }
@@ -249,13 +254,17 @@ export async function topicRecords(
       { details: { topic: options.topic, partitions: [...end.keys()] } },
     );
   }
-  let order = times.map((_, i) => i);
+  // In partition and offset order, not in the order the partitions' fetches happened to interleave: the same
+  // retained records and seed then train the same model (an entity's records share a partition, so each keeps
+  // its own order). With a limit, the newest by timestamp, ties in that order.
+  const byPosition = (a: number, b: number) => partitions[a]! - partitions[b]! || offsets[a]! - offsets[b]!;
+  let order = times.map((_, i) => i).sort(byPosition);
   if (options.maxRecords !== undefined && records.length > options.maxRecords) {
-    order.sort((a, b) => times[a]! - times[b]! || a - b);
+    order.sort((a, b) => times[a]! - times[b]! || byPosition(a, b));
     order = order.slice(order.length - options.maxRecords);
-    const kept = records;
-    records = order.map((i) => kept[i]!);
   }
+  const kept = records;
+  records = order.map((i) => kept[i]!);
   if (records.length === 0) return { records, undecodable };
   let from = Number.POSITIVE_INFINITY;
   let to = Number.NEGATIVE_INFINITY;
