@@ -24,12 +24,13 @@ function decodeFailed(
   return new VigilError('DECODE_FAILED', message, { cause, details: { reason, ...details } });
 }
 
+/** One body read: avsc's `Type.decode`, or a ReusingReader (schemas/reusing-reader.ts). */
+type BodyRead = (buf: Buffer, pos: number) => { value: unknown; offset: number };
+
 /**
  * Decodes one Avro body that must fill `buf` from `pos` to the end. Truncated bodies and trailing bytes are
  * both errors: either means the bytes were not written with this schema.
  */
-/** One body read: avsc's `Type.decode`, or a ReusingReader (schemas/reusing-reader.ts). */
-type BodyRead = (buf: Buffer, pos: number) => { value: unknown; offset: number };
 
 function decodeBody<T>(
   reader: AvroType,
